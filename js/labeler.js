@@ -1,0 +1,425 @@
+// hitl_widgets labeler: anywidget front end.
+// Wire protocol: see the `items`, `classes`, `blind`, `current`, `status`
+// traits and the label/skip/undo <-> ack/undone custom messages.
+
+import { h, clear, replaceChildren, str } from "./lib/dom.js";
+import { actionForKey, classKeyMap } from "./lib/keys.js";
+import { renderView } from "./lib/views.js";
+import { classButton, metaNodes, queueRow, suggestionIndex } from "./lib/card.js";
+import { renderStatus } from "./lib/status.js";
+import {
+  findItem,
+  neighbour,
+  newClientId,
+  now,
+  openItems,
+  pickCurrent,
+  sameJson,
+  validItems,
+} from "./lib/queue.js";
+
+const QUEUE_LIMIT = 12;
+
+function errorText(msg) {
+  const e = str(msg.error);
+  return e || "save failed";
+}
+
+function render({ model, el }) {
+  // ---- local state ------------------------------------------------------
+  const done = new Map(); // item id -> {kind: "label"|"skip", wasSkipped}
+  const pending = new Map(); // client_id -> item id (labels awaiting ack)
+  const failed = new Map(); // item id -> error text (labels whose ack failed)
+  const skipsSent = new Map(); // client_id -> item id
+  let acked = 0;
+  let lastError = null;
+  let note = null;
+  let currentId = typeof model.get("current") === "string" ? model.get("current") : null;
+  let shownAt = now();
+  let pendingUndo = null;
+  let renderedView = { id: undefined, view: undefined };
+  let renderedClasses;
+  let keyMap = new Map();
+
+  const getItems = () => validItems(model.get("items"));
+  const getClasses = () => {
+    const c = model.get("classes");
+    return Array.isArray(c) ? c : [];
+  };
+  const isBlind = () => model.get("blind") === true;
+
+  // ---- DOM skeleton -----------------------------------------------------
+  const statusEl = h("div", { class: "hitl-status" });
+  const hint = h("div", { class: "hitl-hint", text: "click here, then use the keys" });
+  const viewSlot = h("div", { class: "hitl-view-slot" });
+  const meta = h("div", { class: "hitl-meta" });
+  const card = h("div", { class: "hitl-card" }, viewSlot, meta);
+  const classBar = h("div", { class: "hitl-classes", role: "group", "aria-label": "classes" });
+  const actionButton = (cls, action, text, title) =>
+    h("button", { type: "button", class: ["hitl-btn", cls], dataset: { action }, title, text });
+  const skipBtn = actionButton("hitl-skip", "skip", "Skip (S)", "Skip this item (S)");
+  const undoBtn = actionButton("hitl-undo", "undo", "Undo (Z)", "Undo the last label (Z or Backspace)");
+  const acceptBtn = actionButton(
+    "hitl-accept",
+    "accept",
+    "Accept suggestion (Enter)",
+    "Label with the model's suggestion (Enter)",
+  );
+  const blindBox = h("input", { type: "checkbox", class: "hitl-blind" });
+  const blindLabel = h(
+    "label",
+    { class: "hitl-blind-label", title: "Hide the model's suggestions while labeling" },
+    blindBox,
+    h("span", { text: "blind" }),
+  );
+  const queue = h("ol", { class: "hitl-queue", "aria-label": "up next" });
+  const root = h(
+    "div",
+    { class: "hitl-labeler", tabindex: "0", "data-lm-suppress-shortcuts": "true" },
+    statusEl,
+    hint,
+    card,
+    classBar,
+    h("div", { class: "hitl-actions" }, skipBtn, undoBtn, acceptBtn, blindLabel),
+    h("div", { class: "hitl-queue-wrap" }, h("div", { class: "hitl-queue-title", text: "Up next" }), queue),
+  );
+  el.appendChild(root);
+
+  // ---- rendering --------------------------------------------------------
+  function setCurrent(id) {
+    if (id !== currentId) {
+      currentId = id;
+      shownAt = now();
+    }
+  }
+
+  function syncCurrentTrait() {
+    const traitValue = model.get("current");
+    if ((traitValue === undefined ? null : traitValue) !== currentId) {
+      model.set("current", currentId);
+      model.save_changes();
+    }
+  }
+
+  function renderCard(items, classes, blind) {
+    const item = findItem(items, currentId);
+    if (!item) {
+      card.removeAttribute("data-id");
+      card.classList.add("hitl-card-empty");
+      const text = items.length === 0 ? "Nothing left to label" : "Waiting for more items\u2026";
+      replaceChildren(viewSlot, h("div", { class: "hitl-empty", text }));
+      clear(meta);
+      renderedView = { id: undefined, view: undefined };
+      return;
+    }
+    card.classList.remove("hitl-card-empty");
+    card.dataset.id = item.id;
+    // Re-render the (possibly large) view only when it actually changed, so
+    // a re-rank does not reset scrolling inside the current card.
+    if (renderedView.id !== item.id || !sameJson(renderedView.view, item.view)) {
+      replaceChildren(viewSlot, renderView(item.view));
+      renderedView = { id: item.id, view: item.view };
+    }
+    replaceChildren(meta, metaNodes(item, classes, blind));
+  }
+
+  function renderClassButtons(classes) {
+    if (sameJson(renderedClasses, classes)) return;
+    renderedClasses = classes;
+    replaceChildren(classBar, classes.map(classButton));
+  }
+
+  function renderControls(items, classes, blind) {
+    renderClassButtons(classes);
+    const item = findItem(items, currentId);
+    const sug = blind ? null : suggestionIndex(item, classes);
+    for (const btn of classBar.children) {
+      btn.disabled = !item;
+      btn.classList.toggle("hitl-suggested", sug !== null && btn.dataset.index === String(sug));
+    }
+    skipBtn.disabled = !item;
+    acceptBtn.hidden = blind;
+    acceptBtn.disabled = sug === null;
+    blindBox.checked = blind;
+  }
+
+  function renderQueue(items, classes, blind) {
+    const open = openItems(items, done).slice(0, QUEUE_LIMIT);
+    replaceChildren(queue, open.map((it) => queueRow(it, classes, blind, it.id === currentId)));
+    queue.parentNode.hidden = open.length === 0;
+  }
+
+  function renderStatusNow() {
+    renderStatus(statusEl, model.get("status"), {
+      pending: pending.size,
+      failed: failed.size,
+      acked,
+      error: lastError,
+      note,
+    });
+  }
+
+  function refresh() {
+    const items = getItems();
+    const classes = getClasses();
+    const blind = isBlind();
+    setCurrent(pickCurrent(items, done, currentId));
+    renderCard(items, classes, blind);
+    renderControls(items, classes, blind);
+    renderQueue(items, classes, blind);
+    renderStatusNow();
+    syncCurrentTrait();
+  }
+
+  // ---- actions ----------------------------------------------------------
+  // Mark `id` done and move to the next open item after it (wrapping to the first).
+  function markDoneAndAdvance(id, mark) {
+    const open = openItems(getItems(), done);
+    const idx = open.findIndex((it) => it.id === id);
+    done.set(id, mark);
+    const rest = open.filter((it) => it.id !== id);
+    const after = idx >= 0 ? open.slice(idx + 1) : [];
+    const next = after.length > 0 ? after[0] : rest[0];
+    setCurrent(next ? next.id : null);
+  }
+
+  function label(index) {
+    const classes = getClasses();
+    const item = findItem(getItems(), currentId);
+    if (!item || !Number.isInteger(index) || index < 0 || index >= classes.length) return;
+    const blind = isBlind();
+    const msg = {
+      kind: "label",
+      id: item.id,
+      class_index: index,
+      suggestion_shown: !blind && suggestionIndex(item, classes) !== null,
+      time_spent_ms: Math.max(0, Math.round(now() - shownAt)),
+      client_id: newClientId(),
+    };
+    pending.set(msg.client_id, item.id);
+    note = null;
+    markDoneAndAdvance(item.id, { kind: "label" });
+    send(msg);
+    refresh();
+  }
+
+  function skip() {
+    const item = findItem(getItems(), currentId);
+    if (!item) return;
+    const msg = { kind: "skip", id: item.id, client_id: newClientId() };
+    skipsSent.set(msg.client_id, item.id);
+    if (skipsSent.size > 1000) skipsSent.delete(skipsSent.keys().next().value);
+    note = null;
+    markDoneAndAdvance(item.id, { kind: "skip", wasSkipped: item.skipped === true });
+    send(msg);
+    refresh();
+  }
+
+  function undo() {
+    note = "undoing\u2026";
+    send({ kind: "undo", client_id: newClientId() });
+    renderStatusNow();
+  }
+
+  // model.send can throw if the comm is gone; report it like a failed ack.
+  function send(msg) {
+    try {
+      model.send(msg);
+    } catch (err) {
+      onMsg({ kind: "ack", client_id: msg.client_id, ok: false, error: `could not send: ${str(err && err.message)}` });
+    }
+  }
+
+  function canAccept() {
+    if (isBlind()) return false;
+    return suggestionIndex(findItem(getItems(), currentId), getClasses()) !== null;
+  }
+
+  function move(step) {
+    const id = neighbour(getItems(), done, currentId, step);
+    if (id !== null && id !== currentId) {
+      setCurrent(id);
+      refresh();
+    }
+  }
+
+  function select(id) {
+    if (typeof id === "string" && findItem(getItems(), id) && !done.has(id)) {
+      setCurrent(id);
+      refresh();
+    }
+  }
+
+  /** Run an action; returns true if the event that caused it is consumed. */
+  function perform(action, repeat) {
+    if (action.type === "accept" && !canAccept()) return false;
+    if (repeat && action.type !== "next" && action.type !== "prev") return true; // no auto-repeat labeling
+    switch (action.type) {
+      case "label":
+        label(action.index);
+        break;
+      case "accept":
+        label(suggestionIndex(findItem(getItems(), currentId), getClasses()));
+        break;
+      case "skip":
+        skip();
+        break;
+      case "undo":
+        undo();
+        break;
+      case "next":
+        move(1);
+        break;
+      case "prev":
+        move(-1);
+        break;
+      default:
+        return false;
+    }
+    return true;
+  }
+
+  // ---- model listeners --------------------------------------------------
+  function onItems() {
+    const items = getItems();
+    const byId = new Map(items.map((it) => [it.id, it]));
+    const pendingIds = new Set(pending.values());
+    for (const [id, mark] of done) {
+      const it = byId.get(id);
+      if (!it) {
+        // Python no longer serves it; keep label marks until their ack arrives.
+        if (!(mark.kind === "label" && pendingIds.has(id))) done.delete(id);
+      } else if (mark.kind === "skip" && !mark.wasSkipped && it.skipped === true) {
+        done.delete(id); // Python has processed the skip and re-queued the item.
+      }
+    }
+    if (pendingUndo !== null) {
+      if (byId.has(pendingUndo)) setCurrent(pendingUndo);
+      pendingUndo = null;
+    }
+    refresh();
+  }
+
+  function onClasses() {
+    keyMap = classKeyMap(getClasses());
+    refresh();
+  }
+
+  function onMsg(msg) {
+    if (!msg || typeof msg !== "object") return;
+    if (msg.kind === "ack") {
+      const cid = msg.client_id;
+      if (typeof cid === "string" && pending.has(cid)) {
+        const id = pending.get(cid);
+        pending.delete(cid);
+        if (msg.ok === true) {
+          acked += 1;
+          failed.delete(id);
+          if (failed.size === 0) lastError = null;
+        } else {
+          failed.set(id, errorText(msg));
+          lastError = errorText(msg);
+          // The label was not stored: put the item back in the local queue.
+          const mark = done.get(id);
+          if (mark && mark.kind === "label" && ![...pending.values()].includes(id)) done.delete(id);
+        }
+      } else if (typeof cid === "string" && skipsSent.has(cid)) {
+        const id = skipsSent.get(cid);
+        skipsSent.delete(cid);
+        // Python has processed the skip; from now on its `items` are authoritative.
+        const mark = done.get(id);
+        if (mark && mark.kind === "skip") done.delete(id);
+        if (msg.ok !== true) lastError = errorText(msg);
+      } else if (msg.ok === false) {
+        lastError = errorText(msg);
+      }
+      refresh();
+    } else if (msg.kind === "undone") {
+      note = null;
+      if (typeof msg.id !== "string") {
+        note = "Nothing to undo";
+        renderStatusNow();
+        return;
+      }
+      done.delete(msg.id);
+      if (findItem(getItems(), msg.id)) {
+        setCurrent(msg.id);
+        pendingUndo = null;
+      } else {
+        pendingUndo = msg.id;
+      }
+      refresh();
+    }
+  }
+
+  const modelListeners = [
+    ["change:items", onItems],
+    ["change:classes", onClasses],
+    ["change:blind", refresh],
+    ["change:status", renderStatusNow],
+    ["msg:custom", onMsg],
+  ];
+
+  // ---- DOM listeners ----------------------------------------------------
+  function onKeyDown(event) {
+    const action = actionForKey(event, keyMap);
+    if (!action) return;
+    if (perform(action, event.repeat === true)) {
+      event.preventDefault();
+      event.stopPropagation();
+    }
+  }
+
+  function onClick(event) {
+    const target = event.target;
+    const closest = (sel) => (target && typeof target.closest === "function" ? target.closest(sel) : null);
+    const control = closest("[data-action]");
+    if (control && root.contains(control) && !control.disabled) {
+      const action = control.dataset.action;
+      if (action === "label") perform({ type: "label", index: Number(control.dataset.index) }, false);
+      else if (action === "select") select(control.dataset.id);
+      else if (action === "skip" || action === "undo" || action === "accept") perform({ type: action }, false);
+    }
+    if (!closest("input, textarea, select")) root.focus({ preventScroll: true });
+  }
+
+  function onChange(event) {
+    if (event.target === blindBox) {
+      model.set("blind", blindBox.checked);
+      model.save_changes();
+      refresh();
+    }
+  }
+
+  function onFocusIn() {
+    hint.hidden = true;
+  }
+
+  function onFocusOut(event) {
+    const next = event.relatedTarget;
+    hint.hidden = Boolean(next && root.contains(next));
+  }
+
+  const domListeners = [
+    ["keydown", onKeyDown],
+    ["click", onClick],
+    ["change", onChange],
+    ["focusin", onFocusIn],
+    ["focusout", onFocusOut],
+  ];
+
+  // ---- wire up ----------------------------------------------------------
+  for (const [name, cb] of modelListeners) model.on(name, cb);
+  for (const [name, cb] of domListeners) root.addEventListener(name, cb);
+  keyMap = classKeyMap(getClasses());
+  hint.hidden = root.contains(document.activeElement);
+  refresh();
+
+  return () => {
+    for (const [name, cb] of modelListeners) model.off(name, cb);
+    for (const [name, cb] of domListeners) root.removeEventListener(name, cb);
+    root.remove();
+  };
+}
+
+export default { render };

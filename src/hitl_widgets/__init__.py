@@ -1,0 +1,45 @@
+"""hitl_widgets: Jupyter-native labeling widgets for human-in-the-loop machine learning."""
+
+from .core import (
+    EntropySampling,
+    LabelEvent,
+    LeastConfidence,
+    MarginSampling,
+    PoolError,
+    ProbabilityStrategy,
+    QueryStrategy,
+    RandomSampling,
+    Session,
+    SQLiteStore,
+    StoreError,
+    StoreMismatchError,
+)
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """Widgets load on first use, so the core works without the built front end."""
+    if name == "Labeler":
+        from .widgets import Labeler
+
+        return Labeler
+    raise AttributeError(f"module 'hitl_widgets' has no attribute {name!r}")
+
+
+__all__ = [
+    "EntropySampling",
+    "LabelEvent",
+    "Labeler",
+    "LeastConfidence",
+    "MarginSampling",
+    "PoolError",
+    "ProbabilityStrategy",
+    "QueryStrategy",
+    "RandomSampling",
+    "SQLiteStore",
+    "Session",
+    "StoreError",
+    "StoreMismatchError",
+    "__version__",
+]

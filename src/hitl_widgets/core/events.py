@@ -1,0 +1,158 @@
+"""Label events: the append-only facts the store keeps, and the state derived from them.
+
+Nothing is ever updated in place. A correction is a new `label` event, an undo is an
+`undo` event that names the event it cancels; the current label of an item is whatever
+the surviving events say. That keeps a full audit trail and makes replays exact.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Hashable, Iterable
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+SCHEMA_VERSION = 1
+Action = Literal["label", "skip", "undo"]
+ACTIONS: tuple[str, ...] = ("label", "skip", "undo")
+
+
+@dataclass(frozen=True)
+class LabelEvent:
+    """One thing a person (or the model, or a script) did to one item."""
+
+    event_id: str
+    item_id: str  # str(id): the pool's ids are all strings or all integers
+    item_hash: str
+    annotator: str
+    session_id: str
+    seq: int
+    created_at: str  # ISO 8601, UTC
+    action: Action
+    label: str | None = None
+    target_event_id: str | None = None  # the event an undo cancels
+    suggestion: str | None = None
+    suggestion_shown: bool | None = None
+    suggestion_confidence: float | None = None
+    model_version: int | None = None
+    strategy: str | None = None
+    query_score: float | None = None
+    time_spent_ms: float | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def as_row(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def same_decision(self, other: LabelEvent) -> bool:
+        """True if `other` records the same act (a retry), whatever its time and sequence."""
+        keys = ("event_id", "item_id", "annotator", "action", "label", "target_event_id")
+        return all(getattr(self, k) == getattr(other, k) for k in keys)
+
+
+EVENT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(LabelEvent))
+
+
+def new_event_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def check_text(value: str, what: str) -> str:
+    """Reject strings the store could not encode (lone surrogates), before anything is saved."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string, got {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{what} {value[:40]!r} cannot be encoded as UTF-8 ({exc.reason}); nothing was saved"
+        ) from None
+    if "\x00" in value:
+        raise ValueError(f"{what} {value[:40]!r} contains a NUL character; nothing was saved")
+    return value
+
+
+class LabelState:
+    """The current labels, skips and undo stacks, folded from events in commit order.
+
+    `apply` is idempotent per event id, so replaying a store (or an event that was
+    retried) never counts anything twice.
+    """
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, LabelEvent] = {}
+        self._labels: dict[str, list[LabelEvent]] = {}  # item -> surviving label events
+        self._skips: dict[str, dict[str, LabelEvent]] = {}  # annotator -> item -> skip
+        self._stacks: dict[str, list[LabelEvent]] = {}  # annotator -> undoable events
+        self.n_events = 0
+
+    def apply_all(self, events: Iterable[LabelEvent]) -> None:
+        for event in events:
+            self.apply(event)
+
+    def apply(self, event: LabelEvent) -> bool:
+        """Fold one event in; False if it was already applied."""
+        if event.event_id in self._by_id:
+            return False
+        self._by_id[event.event_id] = event
+        self.n_events += 1
+        stack = self._stacks.setdefault(event.annotator, [])
+        skips = self._skips.setdefault(event.annotator, {})
+        if event.action == "label":
+            self._labels.setdefault(event.item_id, []).append(event)
+            skips.pop(event.item_id, None)
+            stack.append(event)
+        elif event.action == "skip":
+            skips[event.item_id] = event
+            stack.append(event)
+        elif event.action == "undo":
+            self._cancel(event.target_event_id)
+        return True
+
+    def _cancel(self, target_id: str | None) -> None:
+        target = self._by_id.get(target_id or "")
+        if target is None:
+            return  # an undo of an unknown event changes nothing
+        stack = self._stacks.get(target.annotator, [])
+        if target in stack:
+            stack.remove(target)
+        if target.action == "label":
+            surviving = self._labels.get(target.item_id, [])
+            if target in surviving:
+                surviving.remove(target)
+            if not surviving:
+                self._labels.pop(target.item_id, None)
+        elif target.action == "skip":
+            skips = self._skips.get(target.annotator, {})
+            if skips.get(target.item_id) is target:
+                del skips[target.item_id]
+
+    def current(self) -> dict[str, LabelEvent]:
+        """The latest surviving label event per item."""
+        return {item: events[-1] for item, events in self._labels.items()}
+
+    def label_of(self, item_id: str) -> LabelEvent | None:
+        events = self._labels.get(item_id)
+        return events[-1] if events else None
+
+    def skipped(self, annotator: str) -> dict[str, LabelEvent]:
+        return dict(self._skips.get(annotator, {}))
+
+    def last_undoable(self, annotator: str) -> LabelEvent | None:
+        stack = self._stacks.get(annotator)
+        return stack[-1] if stack else None
+
+    def __contains__(self, event_id: str) -> bool:
+        return event_id in self._by_id
+
+    def get(self, event_id: str) -> LabelEvent | None:
+        return self._by_id.get(event_id)
+
+
+def item_key(item_id: Hashable) -> str:
+    """The id as stored: ids are all ints or all strings, so str() is reversible."""
+    return str(item_id)

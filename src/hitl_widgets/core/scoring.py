@@ -1,0 +1,104 @@
+"""Scoring the pool with a fitted model, in cache-sized chunks.
+
+One pass of `predict_proba` gives the query scores, the model's suggestion and its
+confidence together. Chunking keeps each block of X and its probabilities in cache
+(faster than one big call at 100k rows) and bounds the temporary memory a pipeline
+allocates (a scaler's copy of X, say) to a few MB instead of a second copy of a 1M pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.special import expit, softmax
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from .strategies import ProbabilityStrategy, QueryStrategy, checked_scores
+
+CHUNK_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PoolScores:
+    """What the current model thinks of every pool row."""
+
+    scores: np.ndarray  # float64, higher = ask sooner
+    suggestion: np.ndarray  # int16 class index (into the session's classes)
+    confidence: np.ndarray  # float32, probability of the suggestion
+
+
+def chunk_rows(X: Any) -> int:
+    if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype != object:
+        return max(1024, CHUNK_BYTES // max(1, X.shape[1] * X.itemsize))
+    return 8192
+
+
+def score_pool(
+    model: Any, X: Any, strategy: QueryStrategy, class_index: dict[Any, int]
+) -> PoolScores:
+    """Scores, suggestions and confidences for every row of X."""
+    n = X.shape[0] if hasattr(X, "shape") else len(X)
+    columns = np.array([class_index[c] for c in model.classes_], dtype=np.int16)
+    suggestion = np.empty(n, dtype=np.int16)
+    confidence = np.empty(n, dtype=np.float32)
+    from_proba = isinstance(strategy, ProbabilityStrategy)
+    scores = np.empty(n, dtype=np.float64) if from_proba else None
+    predict_proba = linear_proba(model, X) or model.predict_proba
+    step = chunk_rows(X)
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        proba = np.asarray(predict_proba(X[start:stop]))
+        if proba.shape[1] == 2:  # row-wise argmax over two columns is slow in numpy
+            best = (proba[:, 1] > proba[:, 0]).view(np.int8)
+            confidence[start:stop] = np.maximum(proba[:, 0], proba[:, 1])
+        else:
+            best = proba.argmax(axis=1)
+            confidence[start:stop] = np.take_along_axis(proba, best[:, None], axis=1)[:, 0]
+        suggestion[start:stop] = columns[best]
+        if from_proba:
+            scores[start:stop] = strategy.score_proba(proba)
+    if scores is None:
+        scores = strategy.score(model, X)
+    return PoolScores(checked_scores(scores, n, strategy.name), suggestion, confidence)
+
+
+def linear_proba(model: Any, X: Any) -> Callable[[np.ndarray], np.ndarray] | None:
+    """`predict_proba` of a logistic regression (behind standard scalers) as one matmul.
+
+    The scalers fold into the weights: ((x - m) / s) @ W + b = x @ (W / s) + (b - (m / s) @ W),
+    so scoring reads each row of X once, with no scaled copy and no per-chunk input
+    validation. Returns None for any other model, which then uses its own predict_proba.
+    """
+    if not (isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind == "f"):
+        return None
+    steps = [step for _, step in model.steps] if isinstance(model, Pipeline) else [model]
+    *transforms, final = steps
+    if type(final) is not LogisticRegression or getattr(final, "multi_class", "auto") == "ovr":
+        return None
+    weights = final.coef_.T.astype(np.float64)
+    bias = final.intercept_.astype(np.float64)
+    for transform in reversed(transforms):
+        if transform in (None, "passthrough"):
+            continue
+        if type(transform) is not StandardScaler:
+            return None
+        mean = transform.mean_ if transform.with_mean else np.zeros(X.shape[1])
+        scale = transform.scale_ if transform.with_std else np.ones(X.shape[1])
+        bias = bias - (mean / scale) @ weights
+        weights = weights / scale[:, None]
+    if weights.shape[0] != X.shape[1]:
+        return None
+
+    def proba(block: np.ndarray) -> np.ndarray:
+        z = block @ weights + bias
+        if z.shape[1] == 1:
+            positive = expit(z[:, 0])
+            return np.column_stack([1.0 - positive, positive])
+        return softmax(z, axis=1)
+
+    return proba

@@ -1,0 +1,562 @@
+"""The labeling session: pool + model + strategy + store, and the loop that joins them.
+
+`submit` writes the event durably and returns; the refit, the rescoring and anything
+drawn from them happen afterwards in the background, so they can never lose or delay
+a label. Everything a widget shows is read from here.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from ._refit import Refitter
+from .events import LabelEvent, LabelState, check_text, item_key, new_event_id, utc_now
+from .models import default_model
+from .pool import FeatureSpec, build_pool
+from .ranking import top_k
+from .scoring import PoolScores, score_pool
+from .store import LabelStore, events_frame, open_store
+from .strategies import QueryStrategy, resolve_strategy
+
+COLD_START_REASON = "cold start: random order (fewer than two classes labeled)"
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """A fitted model and its view of the pool, tagged with what it was fitted on."""
+
+    version: int
+    model: Any
+    pool: PoolScores
+    n_labels: int
+    label_version: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class SessionStatus:
+    """What a status line needs, read in one consistent snapshot."""
+
+    n_items: int
+    n_labeled: int
+    n_skipped: int
+    fit_state: str  # "cold" (no model yet), "fitting", "ready" or "failed"
+    fit_error: str | None
+    model_version: int
+    store: str
+    durable: bool
+    warnings: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_remaining(self) -> int:
+        return self.n_items - self.n_labeled
+
+
+class Session:
+    """Active-learning labeling over a pandas DataFrame.
+
+    Parameters
+    ----------
+    data : DataFrame whose index holds the item ids (unique strings or integers).
+    classes : the label set, at least two distinct values.
+    features : None (every numeric column), a list of numeric columns, the name of
+        one text column, or a callable ``df -> X``.
+    model : a scikit-learn classifier with ``predict_proba``; it is cloned, never
+        fitted in place. Default: scaler + logistic regression, or TF-IDF + logistic
+        regression for a text column.
+    strategy : "margin" (default), "entropy", "least_confidence", "random", a
+        ``QueryStrategy`` or a function ``f(model, X) -> scores``.
+    subgroups, truth : column names kept for audits and charts (``truth`` holds known
+        labels for evaluation and simulation; it is never used for training).
+    store : None (an SQLite file in the working directory, named after the pool),
+        ":memory:" (not durable, on purpose), a path, a ``sqlite:///`` URL or a store.
+    annotator : who is labeling; default: the login name.
+    random_state : seeds the cold-start order and every tie-break.
+    allow_nan : let NaN features through (for models that impute); inf never passes.
+    """
+
+    def __init__(
+        self,
+        data: pd.DataFrame,
+        classes: Sequence[Hashable],
+        features: FeatureSpec = None,
+        model: Any = None,
+        strategy: str | QueryStrategy | Callable[[Any, Any], Any] = "margin",
+        subgroups: str | Sequence[str] | None = None,
+        truth: str | None = None,
+        store: str | os.PathLike | LabelStore | None = None,
+        annotator: str | None = None,
+        random_state: int | None = None,
+        allow_nan: bool = False,
+    ):
+        self.classes = _check_classes(classes)
+        self._class_by_text = {str(c): c for c in self.classes}
+        self._class_index = {c: i for i, c in enumerate(self.classes)}
+        self.pool = build_pool(data, features, allow_nan=allow_nan)
+        self.data = self.pool.data
+        self.subgroups = _check_columns(data, subgroups, "subgroups")
+        self.truth = _check_columns(data, truth, "truth")[0] if truth is not None else None
+        self.model = model if model is not None else default_model(self.pool.kind)
+        if not hasattr(self.model, "fit") or not hasattr(self.model, "predict_proba"):
+            raise TypeError(
+                f"model {type(self.model).__name__} needs fit() and predict_proba() "
+                "(for SVC pass probability=True)"
+            )
+        self.strategy = resolve_strategy(strategy)
+        self.annotator = check_text(annotator or _login_name(), "annotator")
+        self.random_state = random_state
+        self.session_id = str(uuid.uuid4())
+        rng = np.random.default_rng(random_state)
+        self._tiebreak = rng.permutation(len(self.pool))  # seeded order for ties and cold start
+        self._zeros = np.zeros(len(self.pool))
+
+        self._lock = threading.RLock()
+        self._seq = 0
+        self._state = LabelState()
+        self._labeled = np.zeros(len(self.pool), dtype=bool)
+        self._label_version = 0
+        self._fit: FitResult | None = None
+        self._fit_state = "cold"
+        self._fit_error: str | None = None
+        self._observers: list[Callable[[str], None]] = []
+
+        self.store = open_store(store, self.pool.fingerprint)
+        self.store.bind(self.pool.fingerprint, [str(c) for c in self.classes], len(self.pool))
+        self._replay(self.store.read_events())
+        self._refitter = Refitter(self._fit_now, self._publish, self._fail, self._started)
+        if self._trainable():
+            self._refitter.request()  # resume: refit at once on the stored labels
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def model_(self) -> Any:
+        """The fitted clone of the user's model, or None before the first fit."""
+        fit = self._fit
+        return fit.model if fit else None
+
+    @property
+    def model_version_(self) -> int:
+        fit = self._fit
+        return fit.version if fit else 0
+
+    @property
+    def store_path(self) -> str:
+        return self.store.location
+
+    @property
+    def labels(self) -> pd.DataFrame:
+        """Current label per labeled item (latest surviving event), indexed by item id."""
+        with self._lock:
+            current = self._state.current()
+        ids = self.pool.ids[self.pool.positions(self._decode_ids(list(current)))]
+        events = list(current.values())
+        frame = pd.DataFrame(
+            {
+                "label": [self._class_by_text[e.label] for e in events],
+                "annotator": [e.annotator for e in events],
+                "labeled_at": pd.to_datetime([e.created_at for e in events], utc=True),
+                "event_id": [e.event_id for e in events],
+            },
+            index=pd.Index(ids, name=self.data.index.name or "item_id"),
+        )
+        return frame
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """The whole append-only audit trail, as stored, in commit order."""
+        return events_frame(self.store.read_events())
+
+    @property
+    def fit_state(self) -> str:
+        return self.status.fit_state
+
+    @property
+    def fit_error(self) -> str | None:
+        return self._fit_error
+
+    @property
+    def status(self) -> SessionStatus:
+        with self._lock:
+            fitting = self._refitter.busy
+            state = "fitting" if fitting else self._fit_state
+            return SessionStatus(
+                n_items=len(self.pool),
+                n_labeled=int(self._labeled.sum()),
+                n_skipped=len(self._state.skipped(self.annotator)),
+                fit_state=state,
+                fit_error=self._fit_error,
+                model_version=self.model_version_,
+                store=self.store.location,
+                durable=self.store.durable,
+                warnings=dict(self._refitter.warnings),
+            )
+
+    def queue(self, k: int = 10) -> pd.DataFrame:
+        """The next k items to label, best first.
+
+        Columns: score (higher = more useful to ask), suggestion and confidence (the
+        current model's guess, NaN/None before the first fit), reason (why it is here)
+        and skipped (skipped items come after every unskipped one).
+        """
+        with self._lock:
+            fit = self._fit
+            eligible = ~self._labeled
+            skipped = self._skipped_mask()
+        if fit is None:
+            scores, reason = self._zeros, COLD_START_REASON
+        else:
+            scores, reason = fit.pool.scores, f"uncertainty ({self.strategy.name})"
+        if self.strategy.name == "random":
+            reason = "random order (strategy='random')"
+        chosen = self._select(fit, scores, eligible & ~skipped, k)
+        if len(chosen) < k:
+            chosen = np.concatenate(
+                [chosen, self._select(fit, scores, eligible & skipped, k - len(chosen))]
+            )
+        return self._queue_frame(chosen, fit, scores, reason, skipped)
+
+    def _select(
+        self, fit: FitResult | None, scores: np.ndarray, eligible: np.ndarray, k: int
+    ) -> np.ndarray:
+        select = getattr(self.strategy, "select", None)
+        if fit is None or select is None:
+            return top_k(scores, self._tiebreak, eligible, k)
+        candidates = top_k(scores, self._tiebreak, eligible, max(k * 10, 100))
+        chosen = np.asarray(select(fit.model, self.pool.X, candidates, k), dtype=np.intp)
+        return chosen[:k]
+
+    def _queue_frame(
+        self,
+        chosen: np.ndarray,
+        fit: FitResult | None,
+        scores: np.ndarray,
+        reason: str,
+        skipped: np.ndarray,
+    ) -> pd.DataFrame:
+        index = pd.Index(self.pool.ids[chosen], name=self.data.index.name or "item_id")
+        if fit is None:
+            suggestion = [None] * len(chosen)
+            confidence = np.full(len(chosen), np.nan)
+        else:
+            suggestion = [self.classes[i] for i in fit.pool.suggestion[chosen]]
+            confidence = fit.pool.confidence[chosen].astype(np.float64)
+        return pd.DataFrame(
+            {
+                "score": scores[chosen] if fit is not None else np.full(len(chosen), np.nan),
+                "suggestion": pd.Series(suggestion, index=index, dtype=object),
+                "confidence": confidence,
+                "reason": reason,
+                "skipped": skipped[chosen],
+            },
+            index=index,
+        )
+
+    def is_labeled(self, item_id: Hashable) -> bool:
+        return bool(self._labeled[self.pool.position(item_id)])
+
+    def suggestion_for(self, item_id: Hashable) -> tuple[Any, float | None, float | None]:
+        """(suggested class, its confidence, query score) for one item; Nones before a fit."""
+        position = self.pool.position(item_id)
+        fit = self._fit
+        if fit is None:
+            return None, None, None
+        return (
+            self.classes[int(fit.pool.suggestion[position])],
+            float(fit.pool.confidence[position]),
+            float(fit.pool.scores[position]),
+        )
+
+    # ------------------------------------------------------------------ writing
+    def submit(
+        self,
+        item_id: Hashable,
+        label: Hashable,
+        *,
+        suggestion_shown: bool = False,
+        time_spent_ms: float | None = None,
+        event_id: str | None = None,
+    ) -> LabelEvent:
+        """Label one item. Returns once the event is durable in the store.
+
+        A refit is requested afterwards and runs in the background. Relabeling an item
+        is allowed: it appends a correction, the earlier event stays in the trail.
+        `event_id` makes a retried submission idempotent.
+        """
+        try:
+            known = not isinstance(label, bool) and label in self._class_index
+        except TypeError:  # unhashable
+            known = False
+        if not known:
+            raise ValueError(f"label {label!r} is not one of the classes {self.classes!r}")
+        label = self.classes[self._class_index[label]]
+        return self._record(
+            "label",
+            item_id,
+            label=str(label),
+            suggestion_shown=suggestion_shown,
+            time_spent_ms=time_spent_ms,
+            event_id=event_id,
+        )
+
+    def skip(self, item_id: Hashable, *, event_id: str | None = None) -> LabelEvent:
+        """Put an item aside: it goes behind every unskipped item in the queue."""
+        position = self.pool.position(item_id)
+        if self._labeled[position]:
+            raise ValueError(f"item {item_id!r} is already labeled; undo or relabel it instead")
+        return self._record("skip", item_id, event_id=event_id)
+
+    def undo(self, *, event_id: str | None = None) -> Hashable | None:
+        """Cancel this annotator's latest label or skip; returns that item's id.
+
+        The undo is itself an event (nothing is deleted). Returns None when there is
+        nothing left to undo.
+        """
+        with self._lock:
+            target = self._state.last_undoable(self.annotator)
+            if target is None:
+                return None
+            item_id = self._decode_ids([target.item_id])[0]
+            self._record("undo", item_id, target_event_id=target.event_id, event_id=event_id)
+        return item_id
+
+    def _record(
+        self,
+        action: str,
+        item_id: Hashable,
+        *,
+        label: str | None = None,
+        target_event_id: str | None = None,
+        suggestion_shown: bool | None = None,
+        time_spent_ms: float | None = None,
+        event_id: str | None = None,
+    ) -> LabelEvent:
+        position = self.pool.position(item_id)
+        if event_id is not None:
+            check_text(event_id, "event_id")
+        with self._lock:
+            fit = self._fit
+            suggestion = confidence = score = None
+            if fit is not None and action != "undo":
+                suggestion = str(self.classes[int(fit.pool.suggestion[position])])
+                confidence = float(fit.pool.confidence[position])
+                score = float(fit.pool.scores[position])
+            self._seq += 1
+            event = LabelEvent(
+                event_id=event_id or new_event_id(),
+                item_id=item_key(self.pool.ids[position]),
+                item_hash=self.pool.item_hash(position),
+                annotator=self.annotator,
+                session_id=self.session_id,
+                seq=self._seq,
+                created_at=utc_now(),
+                action=action,  # type: ignore[arg-type]
+                label=label,
+                target_event_id=target_event_id,
+                suggestion=suggestion,
+                suggestion_shown=bool(suggestion_shown) if suggestion is not None else False,
+                suggestion_confidence=confidence,
+                model_version=fit.version if fit else None,
+                strategy=self.strategy.name,
+                query_score=score,
+                time_spent_ms=None if time_spent_ms is None else float(time_spent_ms),
+            )
+            known = self._state.get(event.event_id)
+            if known is not None:
+                return self._retried(known, event)
+            if self.store.append([event]) == 0:  # durable on return; raises StoreError otherwise
+                stored = self.store.get_event(event.event_id)
+                event = self._retried(stored, event) if stored else event
+            self._apply(event)
+        self._notify("labels")
+        if action != "skip":
+            self._refitter.request()
+        return event
+
+    @staticmethod
+    def _retried(stored: LabelEvent, attempt: LabelEvent) -> LabelEvent:
+        """A repeated event id: the stored event if it is the same act, else an error."""
+        if not stored.same_decision(attempt):
+            raise ValueError(
+                f"event id {attempt.event_id!r} is already used by a different event "
+                f"({stored.action} {stored.label!r} on item {stored.item_id!r}); nothing was saved"
+            )
+        return stored
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every refit requested so far is done (scripts, tests, benchmarks)."""
+        return self._refitter.wait(timeout)
+
+    def observe(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """Call `callback(kind)` on "labels", "fit_started", "fit_done", "fit_failed".
+
+        Fit callbacks run on the refit thread. Returns a function that unsubscribes.
+        """
+        self._observers.append(callback)
+        return lambda: self._observers.remove(callback) if callback in self._observers else None
+
+    def export(self, path: str | os.PathLike, what: str = "labels") -> Path:
+        """Write the current labels (or, with what="events", the audit trail).
+
+        The format follows the suffix: .parquet, .csv or .jsonl.
+        """
+        frame = {"labels": lambda: self.labels, "events": lambda: self.events}.get(what)
+        if frame is None:
+            raise ValueError(f"what must be 'labels' or 'events', got {what!r}")
+        table = frame().reset_index() if what == "labels" else frame()
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix == ".parquet":
+            table.to_parquet(path, index=False)
+        elif suffix == ".csv":
+            table.to_csv(path, index=False)
+        elif suffix == ".jsonl":
+            table.to_json(path, orient="records", lines=True, date_format="iso")
+        else:
+            raise ValueError(f"unknown export format {suffix!r}: use .parquet, .csv or .jsonl")
+        return path
+
+    def close(self) -> None:
+        """Stop the refit thread and close the store."""
+        self._refitter.stop()
+        self.store.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        s = self.status
+        return (
+            f"<hitl_widgets.Session {s.n_labeled}/{s.n_items} labeled, "
+            f"strategy={self.strategy.name}, model {s.fit_state}, store={s.store!r}>"
+        )
+
+    # ---------------------------------------------------------------- internals
+    def _replay(self, events: Sequence[LabelEvent]) -> None:
+        for event in events:
+            self._apply(event)
+
+    def _apply(self, event: LabelEvent) -> None:
+        if not self._state.apply(event):
+            return
+        position = self.pool.position(self._decode_ids([event.item_id])[0])
+        self._labeled[position] = self._state.label_of(event.item_id) is not None
+        if event.action != "skip":
+            self._label_version += 1
+
+    def _skipped_mask(self) -> np.ndarray:
+        mask = np.zeros(len(self.pool), dtype=bool)
+        skipped = self._state.skipped(self.annotator)
+        if skipped:
+            mask[self.pool.positions(self._decode_ids(list(skipped)))] = True
+        return mask
+
+    def _decode_ids(self, keys: list[str]) -> list[Hashable]:
+        return [int(k) for k in keys] if self.pool.int_ids else keys
+
+    def _trainable(self) -> bool:
+        labels = {e.label for e in self._state.current().values()}
+        return len(labels) >= 2
+
+    def _training_set(self) -> tuple[np.ndarray, np.ndarray, int]:
+        with self._lock:
+            current = self._state.current()
+            version = self._label_version
+        positions = self.pool.positions(self._decode_ids(list(current)))
+        y = np.array([self._class_by_text[e.label] for e in current.values()], dtype=object)
+        if all(isinstance(c, (int, np.integer)) for c in self.classes):
+            y = y.astype(np.int64)
+        return positions, y, version
+
+    def _fit_now(self) -> FitResult | None:
+        positions, y, label_version = self._training_set()
+        if len(set(y.tolist())) < 2:
+            return None  # cold start: nothing to fit yet
+        started = time.perf_counter()
+        model = clone(self.model)
+        model.fit(self.pool.X[positions], y)
+        pool = score_pool(model, self.pool.X, self.strategy, self._class_index)
+        return FitResult(
+            version=self.model_version_ + 1,
+            model=model,
+            pool=pool,
+            n_labels=len(y),
+            label_version=label_version,
+            seconds=time.perf_counter() - started,
+        )
+
+    def _started(self, generation: int) -> None:
+        self._notify("fit_started")
+
+    def _publish(self, generation: int, result: FitResult | None) -> None:
+        with self._lock:
+            current = self._fit
+            if result is None:
+                self._fit = None
+                self._fit_state = "cold"
+            elif current is None or result.label_version >= current.label_version:
+                self._fit = result
+                self._fit_state = "ready"
+            self._fit_error = None
+        self._notify("fit_done")
+
+    def _fail(self, generation: int, error: BaseException, trace: str) -> None:
+        with self._lock:
+            self._fit_state = "failed"
+            self._fit_error = f"{type(error).__name__}: {error}"
+            self.fit_traceback = trace
+        self._notify("fit_failed")
+
+    def _notify(self, kind: str) -> None:
+        for callback in list(self._observers):
+            callback(kind)
+
+
+def _check_classes(classes: Sequence[Hashable]) -> list[Hashable]:
+    if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence | np.ndarray):
+        raise TypeError("classes must be a list of labels, e.g. ['neg', 'pos']")
+    classes = [c.item() if isinstance(c, np.generic) else c for c in classes]
+    if len(classes) < 2:
+        raise ValueError(f"declare at least two classes, got {classes!r}")
+    for c in classes:
+        if not isinstance(c, (str, int)) or isinstance(c, bool):
+            raise TypeError(f"classes must be strings or integers, got {c!r}")
+        if isinstance(c, str):
+            check_text(c, "class label")
+            if not c:
+                raise ValueError("class labels must not be empty strings")
+    texts = [str(c) for c in classes]
+    if len(set(texts)) != len(texts):
+        raise ValueError(f"classes must be distinct (as text too), got {classes!r}")
+    return classes
+
+
+def _check_columns(data: pd.DataFrame, columns: str | Sequence[str] | None, what: str) -> list[str]:
+    if columns is None:
+        return []
+    names = [columns] if isinstance(columns, str) else list(columns)
+    missing = [c for c in names if c not in data.columns]
+    if missing:
+        raise ValueError(f"{what} columns not in the pool: {missing!r}")
+    return names
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "annotator"

@@ -1,0 +1,59 @@
+"""Small data sets that load offline, for the notebooks, tests and benchmarks.
+
+`product_reviews` is generated: short reviews built from phrase templates, with
+negations and mixed opinions so that a bag-of-words model is unsure about a real
+share of them (the items uncertainty sampling should find). It carries a ground-truth
+column, so a teacher can simulate the human, and a category column for audits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+CATEGORIES = ("books", "kitchen", "electronics", "toys")
+THINGS = {
+    "books": ["story", "plot", "writing", "ending", "characters"],
+    "kitchen": ["blender", "pan", "knife", "kettle", "toaster"],
+    "electronics": ["battery", "screen", "charger", "speaker", "camera"],
+    "toys": ["puzzle", "doll", "kit", "game", "blocks"],
+}
+GOOD = ["great", "excellent", "lovely", "reliable", "solid", "fantastic", "sturdy", "fun"]
+BAD = ["awful", "broken", "flimsy", "boring", "useless", "disappointing", "cheap", "noisy"]
+OPENERS = ["", "Honestly, ", "Well, ", "After a month: ", "Bought it as a gift. "]
+CLOSERS = [
+    "",
+    " Would buy again.",
+    " Returned it.",
+    " Five stars from my kid.",
+    " Not sure yet.",
+    " It arrived late.",
+]
+
+
+def product_reviews(n: int = 600, random_state: int | None = 0) -> pd.DataFrame:
+    """n generated reviews: columns text, category, truth ("neg"/"pos"), length."""
+    rng = np.random.default_rng(random_state)
+    rows = []
+    for i in range(n):
+        category = CATEGORIES[rng.integers(len(CATEGORIES))]
+        thing = rng.choice(THINGS[category])
+        positive = bool(rng.random() < 0.5)
+        style = rng.random()
+        good, bad = rng.choice(GOOD), rng.choice(BAD)
+        if style < 0.55:  # plain opinion
+            body = f"the {thing} is {good if positive else bad}."
+        elif style < 0.75:  # negated opinion: the word says the opposite
+            body = f"the {thing} is not {bad if positive else good}."
+        else:  # mixed: the final clause decides
+            first, last = (bad, good) if positive else (good, bad)
+            body = f"the {thing} looked {first} at first, but it is {last} overall."
+        closer = rng.choice(CLOSERS)
+        if closer == " Would buy again." and not positive:
+            closer = " Returned it."
+        text = f"{rng.choice(OPENERS)}{body}{closer}"
+        text = text[0].upper() + text[1:]
+        rows.append((f"r{i:04d}", text, category, "pos" if positive else "neg"))
+    frame = pd.DataFrame(rows, columns=["id", "text", "category", "truth"]).set_index("id")
+    frame["length"] = frame["text"].str.len()
+    return frame
