@@ -45,7 +45,7 @@ def test_queue_submit_refit_loop(df, tmp_path):
         annotator="ana",
     )
     cold = s.queue(5)
-    assert list(cold.columns) == ["score", "suggestion", "confidence", "reason", "skipped"]
+    assert list(cold.columns) == ["score", "suggestion", "confidence", "reason", "audit", "skipped"]
     assert cold["reason"].str.startswith("cold start").all()
     assert s.model_ is None
     label_some(s, df, 12)
@@ -53,7 +53,7 @@ def test_queue_submit_refit_loop(df, tmp_path):
     assert s.model_ is not None and s.status.fit_state == "ready"
     q = s.queue(10)
     assert len(q) == 10
-    assert q["score"].is_monotonic_decreasing
+    assert q.loc[~q["audit"], "score"].is_monotonic_decreasing
     assert not q.index.isin(s.labels.index).any()
     assert set(q["suggestion"]) <= {"neg", "pos"}
     assert ((q["confidence"] >= 0.5) & (q["confidence"] <= 1)).all()
@@ -317,3 +317,57 @@ def test_export(df, tmp_path, suffix):
     assert events.exists()
     with pytest.raises(ValueError, match="unknown export format"):
         s.export(tmp_path / "labels.xlsx")
+
+
+def test_audit_items_are_uniform_random_and_recorded(df):
+    s = hw.Session(df, classes=["neg", "pos"], store=":memory:", random_state=0, audit_share=0.3)
+    assert not s.queue(10)["audit"].any()  # cold start: no model to audit yet
+    label_some(s, df, 6)
+    s.wait()
+    audited = 0
+    for _ in range(60):
+        q = s.queue(5)
+        item = q.index[0]
+        s.submit(item, df.loc[item, "truth"])
+        audited += bool(q["audit"].iloc[0])
+        assert (q.loc[q["audit"], "reason"].str.startswith("random audit")).all()
+    s.wait()
+    events = s.events
+    assert events["audit"].sum() == audited
+    assert 8 <= audited <= 30  # about 30% of 60, seeded
+    # an audit item's uncertainty is typical of the pool, not the top of the ranking
+    audit_scores = events.loc[events["audit"], "query_score"]
+    picked_scores = events.loc[~events["audit"] & events["query_score"].notna(), "query_score"]
+    assert audit_scores.median() < picked_scores.median()
+
+
+def test_no_audit_when_share_is_zero(df):
+    s = hw.Session(df, classes=["neg", "pos"], store=":memory:", random_state=0, audit_share=0)
+    label_some(s, df, 30)
+    assert not s.events["audit"].any()
+    with pytest.raises(ValueError, match="audit_share"):
+        hw.Session(df, classes=["neg", "pos"], store=":memory:", audit_share=2)
+
+
+def test_focus_restricts_the_queue_to_a_slice(df):
+    s = hw.Session(df, classes=["neg", "pos"], subgroups="region", store=":memory:", random_state=0)
+    s.focus({"region": "north"})
+    assert (df.loc[s.queue(50).index, "region"] == "north").all()
+    assert s.focused == {"region": "north"}
+    with pytest.raises(ValueError, match="no subgroup"):
+        s.focus({"region": "west"})
+    s.focus(None)
+    assert set(df.loc[s.queue(50).index, "region"]) == {"north", "south"}
+
+
+def test_history_tracks_truth_accuracy(df):
+    s = hw.Session(df, classes=["neg", "pos"], truth="truth", store=":memory:", random_state=0)
+    label_some(s, df, 20)
+    s.wait()
+    last = s.history_[-1]
+    assert last.n_labels == 20 and last.truth_n == len(df) - 20
+    expected = (
+        s.model_.predict(df.drop(s.labels.index)[[f"x{i}" for i in range(5)]].to_numpy())
+        == df.drop(s.labels.index)["truth"]
+    ).mean()
+    assert last.truth_accuracy == pytest.approx(expected)

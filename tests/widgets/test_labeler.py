@@ -80,7 +80,7 @@ def test_labels_reach_the_store_and_are_acknowledged(tmp_path):
 
 
 def test_many_labels_then_refit_reranks(tmp_path):
-    s = make_session(tmp_path)
+    s = make_session(tmp_path, audit_share=0)
     w = hw.Labeler(s)
     Recorder(w)
     for i in range(10):
@@ -206,3 +206,19 @@ def test_bad_widget_arguments(tmp_path):
         hw.Labeler(s, view="carousel")
     with pytest.raises(ValueError, match="not in the pool"):
         hw.Labeler(s, column="nope")
+
+
+def test_audit_items_hide_the_suggestion(tmp_path):
+    s = make_session(tmp_path, audit_share=0.5)
+    w = hw.Labeler(s)
+    Recorder(w)
+    for i in range(8):
+        item = w.items[0]["id"]
+        send(w, kind="label", id=item, class_index=i % 2, client_id=f"a{i}")
+    s.wait()
+    w.refresh()
+    audits = [item for item in w.items if item["reason"].startswith("random audit")]
+    others = [item for item in w.items if item["reason"].startswith("uncertainty")]
+    assert audits and others
+    assert all(item["suggestion"] is None and item["confidence"] is None for item in audits)
+    assert all(item["suggestion"] is not None for item in others)

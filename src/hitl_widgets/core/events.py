@@ -39,6 +39,7 @@ class LabelEvent:
     strategy: str | None = None
     query_score: float | None = None
     time_spent_ms: float | None = None
+    audit: bool = False  # picked uniformly at random: an unbiased check of the model
     schema_version: int = SCHEMA_VERSION
 
     def as_row(self) -> dict[str, Any]:
@@ -151,6 +152,10 @@ class LabelState:
 
     def get(self, event_id: str) -> LabelEvent | None:
         return self._by_id.get(event_id)
+
+    def log(self) -> list[LabelEvent]:
+        """Every applied event, in the order applied (commit order on replay)."""
+        return list(self._by_id.values())
 
 
 def item_key(item_id: Hashable) -> str:

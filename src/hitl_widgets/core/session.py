@@ -29,8 +29,11 @@ from .ranking import top_k
 from .scoring import PoolScores, score_pool
 from .store import LabelStore, events_frame, open_store
 from .strategies import QueryStrategy, resolve_strategy
+from .subgroups import subgroup_labels
 
 COLD_START_REASON = "cold start: random order (fewer than two classes labeled)"
+AUDIT_REASON = "random audit: a uniform sample that checks the model without bias"
+AUDIT_DRAWS = 4096  # the seeded schedule of which queue slots are audits, repeated
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,18 @@ class FitResult:
     n_labels: int
     label_version: int
     seconds: float
+
+
+@dataclass(frozen=True)
+class FitSummary:
+    """What one refit knew: recorded for the trend charts (cheap to keep, one per fit)."""
+
+    version: int
+    n_labels: int
+    seconds: float
+    mean_uncertainty: float  # mean query score over the unlabeled pool
+    truth_accuracy: float | None  # on unlabeled items with a truth value, if truth is given
+    truth_n: int
 
 
 @dataclass(frozen=True)
@@ -83,8 +98,11 @@ class Session:
     store : None (an SQLite file in the working directory, named after the pool),
         ":memory:" (not durable, on purpose), a path, a ``sqlite:///`` URL or a store.
     annotator : who is labeling; default: the login name.
-    random_state : seeds the cold-start order and every tie-break.
+    random_state : seeds the cold-start order, the audit sample and every tie-break.
     allow_nan : let NaN features through (for models that impute); inf never passes.
+    audit_share : share of queue slots given to uniformly random items once a model
+        exists. Their labels, compared with the model's prediction made before the
+        label, estimate the model's accuracy without the bias of uncertainty picks.
     """
 
     def __init__(
@@ -100,6 +118,7 @@ class Session:
         annotator: str | None = None,
         random_state: int | None = None,
         allow_nan: bool = False,
+        audit_share: float = 0.1,
     ):
         self.classes = _check_classes(classes)
         self._class_by_text = {str(c): c for c in self.classes}
@@ -118,15 +137,28 @@ class Session:
         self.annotator = check_text(annotator or _login_name(), "annotator")
         self.random_state = random_state
         self.session_id = str(uuid.uuid4())
+        if not 0.0 <= audit_share <= 1.0:
+            raise ValueError(f"audit_share must be between 0 and 1, got {audit_share!r}")
+        self.audit_share = float(audit_share)
         rng = np.random.default_rng(random_state)
         self._tiebreak = rng.permutation(len(self.pool))  # seeded order for ties and cold start
+        audit_rng = np.random.default_rng(rng.integers(2**63))
+        self._audit_order = audit_rng.permutation(len(self.pool))
+        self._audit_slots = audit_rng.random(AUDIT_DRAWS) < self.audit_share
+        self._audit_issued: set[int] = set()
         self._zeros = np.zeros(len(self.pool))
+        self._truth_codes = self._encode_truth()
+        self._subgroup_cache: dict[str, pd.Series] = {}
+        self._focus: dict[str, str] | None = None
+        self._focus_mask: np.ndarray | None = None
+        self.history_: list[FitSummary] = []
 
         self._lock = threading.RLock()
         self._seq = 0
         self._state = LabelState()
         self._labeled = np.zeros(len(self.pool), dtype=bool)
         self._label_version = 0
+        self._n_label_events = 0
         self._fit: FitResult | None = None
         self._fit_state = "cold"
         self._fit_error: str | None = None
@@ -178,6 +210,22 @@ class Session:
         """The whole append-only audit trail, as stored, in commit order."""
         return events_frame(self.store.read_events())
 
+    def current_label_events(self) -> list[LabelEvent]:
+        """The surviving label event of every labeled item (in-memory, no store read)."""
+        with self._lock:
+            return list(self._state.current().values())
+
+    def event_log(self) -> list[LabelEvent]:
+        """Every event this session knows, in commit order (in-memory, no store read)."""
+        with self._lock:
+            return self._state.log()
+
+    def metrics(self) -> dict[str, pd.DataFrame]:
+        """The tidy tables behind every chart; see `hitl_widgets.core.metrics`."""
+        from .metrics import all_metrics
+
+        return all_metrics(self)
+
     @property
     def fit_state(self) -> str:
         return self.status.fit_state
@@ -207,25 +255,68 @@ class Session:
         """The next k items to label, best first.
 
         Columns: score (higher = more useful to ask), suggestion and confidence (the
-        current model's guess, NaN/None before the first fit), reason (why it is here)
-        and skipped (skipped items come after every unskipped one).
+        current model's guess, NaN/None before the first fit), reason (why it is here),
+        audit (a uniformly random item: see `audit_share`) and skipped (skipped items
+        come after every unskipped one). A `focus` restricts the queue to one slice.
         """
         with self._lock:
             fit = self._fit
             eligible = ~self._labeled
+            if self._focus_mask is not None:
+                eligible &= self._focus_mask
             skipped = self._skipped_mask()
+            n_labels = self._n_label_events
         if fit is None:
             scores, reason = self._zeros, COLD_START_REASON
         else:
             scores, reason = fit.pool.scores, f"uncertainty ({self.strategy.name})"
         if self.strategy.name == "random":
             reason = "random order (strategy='random')"
-        chosen = self._select(fit, scores, eligible & ~skipped, k)
+        fresh = eligible & ~skipped
+        chosen = self._select(fit, scores, fresh, k)
+        audit = np.zeros(len(chosen), dtype=bool)
+        if fit is not None and self.audit_share > 0 and len(chosen):
+            chosen, audit = self._mix_audit(chosen, fresh, n_labels, k)
         if len(chosen) < k:
-            chosen = np.concatenate(
-                [chosen, self._select(fit, scores, eligible & skipped, k - len(chosen))]
-            )
-        return self._queue_frame(chosen, fit, scores, reason, skipped)
+            extra = self._select(fit, scores, eligible & skipped, k - len(chosen))
+            chosen = np.concatenate([chosen, extra])
+            audit = np.concatenate([audit, np.zeros(len(extra), dtype=bool)])
+        return self._queue_frame(chosen, fit, scores, reason, skipped, audit)
+
+    def _mix_audit(
+        self, ranked: np.ndarray, fresh: np.ndarray, n_labels: int, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Give the seeded audit slots to the next items of a fixed random permutation.
+
+        The permutation is independent of the model, so the first unlabeled item in it
+        is a uniform draw from the unlabeled pool: its label is an unbiased check.
+        """
+        slots = self._audit_slots[(n_labels + np.arange(len(ranked))) % AUDIT_DRAWS]
+        wanted = int(slots.sum())
+        if wanted == 0:
+            return ranked, np.zeros(len(ranked), dtype=bool)
+        picks: list[int] = []
+        for start in range(0, len(self._audit_order), AUDIT_DRAWS):
+            window = self._audit_order[start : start + AUDIT_DRAWS]
+            picks.extend(window[fresh[window]][: wanted - len(picks)].tolist())
+            if len(picks) >= wanted:
+                break
+        audit_set = set(picks)
+        rest = iter([p for p in ranked.tolist() if p not in audit_set])
+        audit_iter = iter(picks)
+        chosen, flags = [], []
+        for is_audit in slots:
+            position = next(audit_iter, None) if is_audit else None
+            if position is None:
+                position = next(rest, None)
+                is_audit = False
+            if position is None:
+                break
+            chosen.append(position)
+            flags.append(bool(is_audit))
+        with self._lock:
+            self._audit_issued.update(p for p, f in zip(chosen, flags, strict=True) if f)
+        return np.asarray(chosen, dtype=np.intp), np.asarray(flags, dtype=bool)
 
     def _select(
         self, fit: FitResult | None, scores: np.ndarray, eligible: np.ndarray, k: int
@@ -244,24 +335,63 @@ class Session:
         scores: np.ndarray,
         reason: str,
         skipped: np.ndarray,
+        audit: np.ndarray,
     ) -> pd.DataFrame:
         index = pd.Index(self.pool.ids[chosen], name=self.data.index.name or "item_id")
         if fit is None:
             suggestion = [None] * len(chosen)
             confidence = np.full(len(chosen), np.nan)
+            score = np.full(len(chosen), np.nan)
         else:
             suggestion = [self.classes[i] for i in fit.pool.suggestion[chosen]]
             confidence = fit.pool.confidence[chosen].astype(np.float64)
+            score = scores[chosen]
         return pd.DataFrame(
             {
-                "score": scores[chosen] if fit is not None else np.full(len(chosen), np.nan),
+                "score": score,
                 "suggestion": pd.Series(suggestion, index=index, dtype=object),
                 "confidence": confidence,
-                "reason": reason,
+                "reason": np.where(audit, AUDIT_REASON, reason),
+                "audit": audit,
                 "skipped": skipped[chosen],
             },
             index=index,
         )
+
+    def focus(self, where: dict[str, Any] | None = None) -> None:
+        """Restrict the queue to one slice, e.g. {"region": "north"}; None clears it.
+
+        Values are subgroup labels as the charts show them (numeric columns are binned).
+        """
+        if not where:
+            with self._lock:
+                self._focus, self._focus_mask = None, None
+            self._notify("focus")
+            return
+        mask = np.ones(len(self.pool), dtype=bool)
+        for column, value in where.items():
+            labels = self.subgroup_labels(column)
+            if str(value) not in set(labels):
+                raise ValueError(f"{column!r} has no subgroup {value!r}")
+            mask &= (labels == str(value)).to_numpy()
+        with self._lock:
+            self._focus = {str(c): str(v) for c, v in where.items()}
+            self._focus_mask = mask
+        self._notify("focus")
+
+    @property
+    def focused(self) -> dict[str, str] | None:
+        return dict(self._focus) if self._focus else None
+
+    def subgroup_labels(self, column: str) -> pd.Series:
+        """The slice label of every pool row for one column (binned if numeric)."""
+        if column not in self.data.columns:
+            raise ValueError(f"subgroup column {column!r} is not in the pool")
+        labels = self._subgroup_cache.get(column)
+        if labels is None:
+            labels = subgroup_labels(self.data[column])
+            self._subgroup_cache[column] = labels
+        return labels
 
     def is_labeled(self, item_id: Hashable) -> bool:
         return bool(self._labeled[self.pool.position(item_id)])
@@ -371,6 +501,7 @@ class Session:
                 strategy=self.strategy.name,
                 query_score=score,
                 time_spent_ms=None if time_spent_ms is None else float(time_spent_ms),
+                audit=action == "label" and position in self._audit_issued and fit is not None,
             )
             known = self._state.get(event.event_id)
             if known is not None:
@@ -457,6 +588,8 @@ class Session:
         self._labeled[position] = self._state.label_of(event.item_id) is not None
         if event.action != "skip":
             self._label_version += 1
+        if event.action == "label":
+            self._n_label_events += 1
 
     def _skipped_mask(self) -> np.ndarray:
         mask = np.zeros(len(self.pool), dtype=bool)
@@ -511,8 +644,37 @@ class Session:
             elif current is None or result.label_version >= current.label_version:
                 self._fit = result
                 self._fit_state = "ready"
+                self.history_.append(self._summarize(result))
             self._fit_error = None
         self._notify("fit_done")
+
+    def _summarize(self, result: FitResult) -> FitSummary:
+        unlabeled = ~self._labeled
+        scores = result.pool.scores[unlabeled]
+        truth_accuracy, truth_n = None, 0
+        if self._truth_codes is not None:
+            known = unlabeled & (self._truth_codes >= 0)
+            truth_n = int(known.sum())
+            if truth_n:
+                hits = result.pool.suggestion[known] == self._truth_codes[known]
+                truth_accuracy = float(hits.mean())
+        return FitSummary(
+            version=result.version,
+            n_labels=result.n_labels,
+            seconds=result.seconds,
+            mean_uncertainty=float(scores.mean()) if scores.size else float("nan"),
+            truth_accuracy=truth_accuracy,
+            truth_n=truth_n,
+        )
+
+    def _encode_truth(self) -> np.ndarray | None:
+        """Truth as class indices (-1 where unknown or not a class), for fast evaluation."""
+        if self.truth is None:
+            return None
+        codes = self.data[self.truth].map(
+            lambda v: self._class_index.get(v, -1) if pd.notna(v) else -1
+        )
+        return codes.to_numpy(dtype=np.int16)
 
     def _fail(self, generation: int, error: BaseException, trace: str) -> None:
         with self._lock:

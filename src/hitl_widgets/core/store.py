@@ -46,6 +46,7 @@ EVENT_COLUMN_TYPES: dict[str, str] = {
     "strategy": "TEXT",
     "query_score": "REAL",
     "time_spent_ms": "REAL",
+    "audit": "INTEGER NOT NULL",
     "schema_version": "INTEGER NOT NULL",
 }
 assert tuple(EVENT_COLUMN_TYPES) == EVENT_COLUMNS
@@ -264,6 +265,7 @@ def event_from_row(row: Sequence) -> LabelEvent:
     values = dict(zip(EVENT_COLUMNS, row, strict=True))
     if values["suggestion_shown"] is not None:
         values["suggestion_shown"] = bool(values["suggestion_shown"])
+    values["audit"] = bool(values["audit"])
     return LabelEvent(**values)
 
 

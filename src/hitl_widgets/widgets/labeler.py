@@ -115,8 +115,10 @@ class Labeler(anywidget.AnyWidget):
         frame_rows = []
         for item_id in ids:
             suggestion, confidence, score = self.session.suggestion_for(item_id)
-            reason = queue.at[item_id, "reason"] if item_id in queue.index else "current item"
-            skipped = bool(queue.at[item_id, "skipped"]) if item_id in queue.index else False
+            queued = item_id in queue.index
+            audit = bool(queue.at[item_id, "audit"]) if queued else False
+            if audit:  # an audit label must not be anchored by the model it checks
+                suggestion = confidence = None
             frame_rows.append(
                 {
                     "id": self._wire_id(item_id),
@@ -126,8 +128,8 @@ class Labeler(anywidget.AnyWidget):
                     if suggestion is None
                     else self.session.classes.index(suggestion),
                     "confidence": safe_number(confidence),
-                    "reason": str(reason),
-                    "skipped": skipped,
+                    "reason": str(queue.at[item_id, "reason"]) if queued else "current item",
+                    "skipped": bool(queue.at[item_id, "skipped"]) if queued else False,
                 }
             )
         return frame_rows
