@@ -29,7 +29,7 @@ class PoolScores:
 
     scores: np.ndarray  # float64, higher = ask sooner
     suggestion: np.ndarray  # int16 class index (into the session's classes)
-    confidence: np.ndarray  # float32, probability of the suggestion
+    confidence: np.ndarray  # float64, probability of the suggestion
 
 
 def chunk_rows(X: Any) -> int:
@@ -45,7 +45,7 @@ def score_pool(
     n = X.shape[0] if hasattr(X, "shape") else len(X)
     columns = np.array([class_index[c] for c in model.classes_], dtype=np.int16)
     suggestion = np.empty(n, dtype=np.int16)
-    confidence = np.empty(n, dtype=np.float32)
+    confidence = np.empty(n, dtype=np.float64)
     from_proba = isinstance(strategy, ProbabilityStrategy)
     scores = np.empty(n, dtype=np.float64) if from_proba else None
     predict_proba = linear_proba(model, X) or model.predict_proba

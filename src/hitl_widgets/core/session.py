@@ -151,6 +151,7 @@ class Session:
         self._subgroup_cache: dict[str, pd.Series] = {}
         self._focus: dict[str, str] | None = None
         self._focus_mask: np.ndarray | None = None
+        self._routing_cut: np.ndarray | None = None
         self.history_: list[FitSummary] = []
 
         self._lock = threading.RLock()
@@ -264,6 +265,8 @@ class Session:
             eligible = ~self._labeled
             if self._focus_mask is not None:
                 eligible &= self._focus_mask
+            if self._routing_cut is not None and fit is not None:
+                eligible &= fit.pool.confidence < self._routing_cut  # humans get the rest
             skipped = self._skipped_mask()
             n_labels = self._n_label_events
         if fit is None:
@@ -378,6 +381,67 @@ class Session:
             self._focus = {str(c): str(v) for c, v in where.items()}
             self._focus_mask = mask
         self._notify("focus")
+
+    def route(
+        self,
+        threshold: float,
+        *,
+        escalate_below: float | None = None,
+        per_class: dict[Any, float] | None = None,
+        per_subgroup: dict[str, dict[str, float]] | None = None,
+        impact: str | None = None,
+        impact_limit: float | None = None,
+        feed_queue: bool = True,
+        export: str | os.PathLike | None = None,
+    ) -> pd.DataFrame:
+        """Route every item: auto-accept at or above `threshold`, people get the rest.
+
+        Returns one row per item with route, label, provenance (human / model / None
+        while pending), suggestion, confidence and the threshold that applied; see
+        `hitl_widgets.core.routing.route`. With `feed_queue` the labeler's queue then
+        holds only the items routed to people (re-evaluated after every refit);
+        `clear_routing()` undoes that. `export` writes the table (.csv/.parquet/.jsonl).
+        """
+        from .routing import route, thresholds_per_item
+
+        table = route(
+            self,
+            threshold,
+            escalate_below=escalate_below,
+            per_class=per_class,
+            per_subgroup=per_subgroup,
+            impact=impact,
+            impact_limit=impact_limit,
+        )
+        if feed_queue:
+            cut = thresholds_per_item(self, threshold, per_class, per_subgroup)
+            if impact is not None:
+                cut[(self.data[impact] >= impact_limit).to_numpy()] = np.inf
+            with self._lock:
+                self._routing_cut = cut
+            self._notify("focus")
+        if export is not None:
+            _write_table(table.reset_index(), Path(export))
+        return table
+
+    def clear_routing(self) -> None:
+        with self._lock:
+            self._routing_cut = None
+        self._notify("focus")
+
+    def routing_curve(
+        self, thresholds: Sequence[float] | None = None, by: str | None = None
+    ) -> pd.DataFrame:
+        """Automation rate vs expected accuracy per threshold; see `core.routing`."""
+        from .routing import routing_curve
+
+        return routing_curve(self, thresholds, by)
+
+    def simulate(self, n: int, oracle: Any = None, **kwargs: Any) -> pd.DataFrame:
+        """Label n items as a simulated annotator would; see `core.simulate.simulate`."""
+        from .simulate import simulate
+
+        return simulate(self, n, oracle, **kwargs)
 
     @property
     def focused(self) -> dict[str, str] | None:
@@ -546,17 +610,7 @@ class Session:
         if frame is None:
             raise ValueError(f"what must be 'labels' or 'events', got {what!r}")
         table = frame().reset_index() if what == "labels" else frame()
-        path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix == ".parquet":
-            table.to_parquet(path, index=False)
-        elif suffix == ".csv":
-            table.to_csv(path, index=False)
-        elif suffix == ".jsonl":
-            table.to_json(path, orient="records", lines=True, date_format="iso")
-        else:
-            raise ValueError(f"unknown export format {suffix!r}: use .parquet, .csv or .jsonl")
-        return path
+        return _write_table(table, Path(path))
 
     def close(self) -> None:
         """Stop the refit thread and close the store."""
@@ -686,6 +740,19 @@ class Session:
     def _notify(self, kind: str) -> None:
         for callback in list(self._observers):
             callback(kind)
+
+
+def _write_table(table: pd.DataFrame, path: Path) -> Path:
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        table.to_parquet(path, index=False)
+    elif suffix == ".csv":
+        table.to_csv(path, index=False)
+    elif suffix == ".jsonl":
+        table.to_json(path, orient="records", lines=True, date_format="iso")
+    else:
+        raise ValueError(f"unknown export format {suffix!r}: use .parquet, .csv or .jsonl")
+    return path
 
 
 def _check_classes(classes: Sequence[Hashable]) -> list[Hashable]:

@@ -7,6 +7,9 @@ by metrics, charts and the queue filter alike, so a slice means the same thing e
 
 from __future__ import annotations
 
+from itertools import pairwise
+
+import numpy as np
 import pandas as pd
 
 MISSING = "(missing)"
@@ -17,7 +20,18 @@ def subgroup_labels(values: pd.Series, bins: int = 4) -> pd.Series:
     """A string label per row: the category, or the quantile bin of a numeric column."""
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if numeric and values.nunique(dropna=True) > MAX_CATEGORIES_BEFORE_BINNING:
-        labels = pd.qcut(values, q=bins, duplicates="drop").astype(str)
-        return labels.where(values.notna(), MISSING).astype(object)
+        return quantile_bins(values, bins)
     labels = values.astype(object).where(values.notna(), MISSING)
     return labels.map(str)
+
+
+def quantile_bins(values: pd.Series, bins: int) -> pd.Series:
+    """Readable quantile-bin labels such as "11.7–13.4" (3 significant digits)."""
+    known = values.dropna().to_numpy(dtype=float)
+    edges = np.unique(np.quantile(known, np.linspace(0, 1, bins + 1)))
+    names = [f"{low:.3g}–{high:.3g}" for low, high in pairwise(edges)]
+    codes = np.clip(
+        np.searchsorted(edges[1:-1], values.to_numpy(dtype=float), side="right"), 0, len(names) - 1
+    )
+    labels = pd.Series(np.asarray(names, dtype=object)[codes], index=values.index)
+    return labels.where(values.notna(), MISSING)
