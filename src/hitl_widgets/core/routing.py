@@ -75,7 +75,7 @@ def route(
         raise ValueError("routing needs a fitted model: label at least two classes first")
     n = len(session.pool)
     cut = thresholds_per_item(session, threshold, per_class, per_subgroup)
-    confidence = fit.pool.confidence.astype(np.float64)
+    confidence = fit.pool.confidence
     high_impact = np.zeros(n, dtype=bool)
     if impact is not None:
         if impact not in session.data.columns:
@@ -138,7 +138,7 @@ def routing_curve(
         else np.asarray(thresholds, dtype=float)
     )
     unlabeled = ~session._labeled
-    confidence = fit.pool.confidence.astype(np.float64)
+    confidence = fit.pool.confidence
     audits = _audit_table(session, [by] if by else [])
     truth = session._truth_codes
     groups: list[tuple[str | None, np.ndarray]] = [(None, np.ones(len(session.pool), bool))]

@@ -347,7 +347,7 @@ class Session:
             score = np.full(len(chosen), np.nan)
         else:
             suggestion = [self.classes[i] for i in fit.pool.suggestion[chosen]]
-            confidence = fit.pool.confidence[chosen].astype(np.float64)
+            confidence = fit.pool.confidence[chosen]
             score = scores[chosen]
         return pd.DataFrame(
             {
