@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 SCHEMA_VERSION = 1
-Action = Literal["label", "skip", "undo"]
-ACTIONS: tuple[str, ...] = ("label", "skip", "undo")
+Action = Literal["label", "skip", "undo", "resolve"]
+ACTIONS: tuple[str, ...] = ("label", "skip", "undo", "resolve")
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class LabelEvent:
     query_score: float | None = None
     time_spent_ms: float | None = None
     audit: bool = False  # picked uniformly at random: an unbiased check of the model
+    basis: str | None = None  # for "resolve": the opinion event ids it decided between
     schema_version: int = SCHEMA_VERSION
 
     def as_row(self) -> dict[str, Any]:
@@ -80,6 +81,11 @@ def check_text(value: str, what: str) -> str:
 class LabelState:
     """The current labels, skips and undo stacks, folded from events in commit order.
 
+    An item's label is decided by, in order: the latest surviving "resolve" event (an
+    adjudicator's decision), else the majority of the annotators' opinions (each
+    annotator's latest surviving label). A tie decides nothing: the item waits for
+    adjudication. With one annotator this is simply her latest label.
+
     `apply` is idempotent per event id, so replaying a store (or an event that was
     retried) never counts anything twice.
     """
@@ -87,6 +93,10 @@ class LabelState:
     def __init__(self) -> None:
         self._by_id: dict[str, LabelEvent] = {}
         self._labels: dict[str, list[LabelEvent]] = {}  # item -> surviving label events
+        self._resolutions: dict[str, list[LabelEvent]] = {}  # item -> surviving resolves
+        self._decided: dict[str, LabelEvent] = {}  # item -> the event that decides it
+        self._ties: set[str] = set()
+        self._position: dict[str, int] = {}
         self._skips: dict[str, dict[str, LabelEvent]] = {}  # annotator -> item -> skip
         self._stacks: dict[str, list[LabelEvent]] = {}  # annotator -> undoable events
         self.n_events = 0
@@ -99,6 +109,7 @@ class LabelState:
         """Fold one event in; False if it was already applied."""
         if event.event_id in self._by_id:
             return False
+        self._position[event.event_id] = len(self._by_id)
         self._by_id[event.event_id] = event
         self.n_events += 1
         stack = self._stacks.setdefault(event.annotator, [])
@@ -107,17 +118,63 @@ class LabelState:
             self._labels.setdefault(event.item_id, []).append(event)
             skips.pop(event.item_id, None)
             stack.append(event)
+        elif event.action == "resolve":
+            self._resolutions.setdefault(event.item_id, []).append(event)
+            stack.append(event)
         elif event.action == "skip":
             skips[event.item_id] = event
             stack.append(event)
         elif event.action == "undo":
-            self._cancel(event.target_event_id)
+            target = self._cancel(event.target_event_id)
+            if target is not None:
+                self._decide(target.item_id)
+            return True
+        self._decide(event.item_id)
         return True
 
-    def _cancel(self, target_id: str | None) -> None:
+    def _decide(self, item_id: str) -> None:
+        resolutions = self._resolutions.get(item_id)
+        self._ties.discard(item_id)
+        if resolutions:
+            self._decided[item_id] = resolutions[-1]
+            return
+        opinions = self.opinions(item_id)
+        if not opinions:
+            self._decided.pop(item_id, None)
+            return
+        counts: dict[str | None, int] = {}
+        for opinion in opinions.values():
+            counts[opinion.label] = counts.get(opinion.label, 0) + 1
+        top = max(counts.values())
+        winners = [label for label, n in counts.items() if n == top]
+        if len(winners) > 1:
+            self._decided.pop(item_id, None)
+            self._ties.add(item_id)
+            return
+        latest = [e for e in opinions.values() if e.label == winners[0]]
+        self._decided[item_id] = max(latest, key=lambda e: self._order(e))
+
+    def _order(self, event: LabelEvent) -> int:
+        return self._position[event.event_id]
+
+    def opinions(self, item_id: str) -> dict[str, LabelEvent]:
+        """Each annotator's latest surviving label of the item."""
+        latest: dict[str, LabelEvent] = {}
+        for event in self._labels.get(item_id, []):
+            latest[event.annotator] = event
+        return latest
+
+    def ties(self) -> set[str]:
+        """Items whose opinions are split evenly and that nobody has resolved."""
+        return set(self._ties)
+
+    def items_with_opinions(self) -> list[str]:
+        return list(self._labels)
+
+    def _cancel(self, target_id: str | None) -> LabelEvent | None:
         target = self._by_id.get(target_id or "")
         if target is None:
-            return  # an undo of an unknown event changes nothing
+            return None  # an undo of an unknown event changes nothing
         stack = self._stacks.get(target.annotator, [])
         if target in stack:
             stack.remove(target)
@@ -127,18 +184,22 @@ class LabelState:
                 surviving.remove(target)
             if not surviving:
                 self._labels.pop(target.item_id, None)
+        elif target.action == "resolve":
+            surviving = self._resolutions.get(target.item_id, [])
+            if target in surviving:
+                surviving.remove(target)
         elif target.action == "skip":
             skips = self._skips.get(target.annotator, {})
             if skips.get(target.item_id) is target:
                 del skips[target.item_id]
+        return target
 
     def current(self) -> dict[str, LabelEvent]:
-        """The latest surviving label event per item."""
-        return {item: events[-1] for item, events in self._labels.items()}
+        """The deciding event (resolve or majority label) per decided item."""
+        return dict(self._decided)
 
     def label_of(self, item_id: str) -> LabelEvent | None:
-        events = self._labels.get(item_id)
-        return events[-1] if events else None
+        return self._decided.get(item_id)
 
     def skipped(self, annotator: str) -> dict[str, LabelEvent]:
         return dict(self._skips.get(annotator, {}))

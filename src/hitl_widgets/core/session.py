@@ -28,7 +28,7 @@ from .pool import FeatureSpec, build_pool
 from .ranking import top_k
 from .scoring import PoolScores, score_pool
 from .store import LabelStore, events_frame, open_store
-from .strategies import QueryStrategy, resolve_strategy
+from .strategies import QueryStrategy, checked_scores, resolve_strategy
 from .subgroups import subgroup_labels
 
 COLD_START_REASON = "cold start: random order (fewer than two classes labeled)"
@@ -103,6 +103,12 @@ class Session:
     audit_share : share of queue slots given to uniformly random items once a model
         exists. Their labels, compared with the model's prediction made before the
         label, estimate the model's accuracy without the bias of uncertainty picks.
+    overlap : independent opinions wanted per item (1 by default). With several
+        annotators on one store, `claim` hands each item to at most `overlap` people.
+    role : "annotator" or "reviewer" (a reviewer may `resolve` disagreements).
+    training : "majority" (resolved label, else the majority of opinions) or
+        "resolved" (only resolved items and items whose `overlap` opinions agree).
+    claim_ttl : seconds after which an unanswered claim (a closed notebook) expires.
     """
 
     def __init__(
@@ -119,6 +125,10 @@ class Session:
         random_state: int | None = None,
         allow_nan: bool = False,
         audit_share: float = 0.1,
+        overlap: int = 1,
+        role: str = "annotator",
+        training: str = "majority",
+        claim_ttl: float = 900.0,
     ):
         self.classes = _check_classes(classes)
         self._class_by_text = {str(c): c for c in self.classes}
@@ -140,6 +150,14 @@ class Session:
         if not 0.0 <= audit_share <= 1.0:
             raise ValueError(f"audit_share must be between 0 and 1, got {audit_share!r}")
         self.audit_share = float(audit_share)
+        if not isinstance(overlap, int) or overlap < 1:
+            raise ValueError(f"overlap must be a positive integer, got {overlap!r}")
+        if role not in ("annotator", "reviewer"):
+            raise ValueError(f"role must be 'annotator' or 'reviewer', got {role!r}")
+        if training not in ("majority", "resolved"):
+            raise ValueError(f"training must be 'majority' or 'resolved', got {training!r}")
+        self.overlap, self.role, self.training = overlap, role, training
+        self.claim_ttl = float(claim_ttl)
         rng = np.random.default_rng(random_state)
         self._tiebreak = rng.permutation(len(self.pool))  # seeded order for ties and cold start
         audit_rng = np.random.default_rng(rng.integers(2**63))
@@ -147,6 +165,7 @@ class Session:
         self._audit_slots = audit_rng.random(AUDIT_DRAWS) < self.audit_share
         self._audit_issued: set[int] = set()
         self._zeros = np.zeros(len(self.pool))
+        self._free_scores: np.ndarray | None = None
         self._truth_codes = self._encode_truth()
         self._subgroup_cache: dict[str, pd.Series] = {}
         self._focus: dict[str, str] | None = None
@@ -157,7 +176,11 @@ class Session:
         self._lock = threading.RLock()
         self._seq = 0
         self._state = LabelState()
-        self._labeled = np.zeros(len(self.pool), dtype=bool)
+        self._labeled = np.zeros(len(self.pool), dtype=bool)  # decided: has a training label
+        self._mine = np.zeros(len(self.pool), dtype=bool)  # this annotator gave an opinion
+        self._opinions = np.zeros(len(self.pool), dtype=np.int32)  # opinions per item
+        self._resolved = np.zeros(len(self.pool), dtype=bool)
+        self._synced = 0  # store position read so far
         self._label_version = 0
         self._n_label_events = 0
         self._fit: FitResult | None = None
@@ -167,7 +190,7 @@ class Session:
 
         self.store = open_store(store, self.pool.fingerprint)
         self.store.bind(self.pool.fingerprint, [str(c) for c in self.classes], len(self.pool))
-        self._replay(self.store.read_events())
+        self.sync()
         self._refitter = Refitter(self._fit_now, self._publish, self._fail, self._started)
         if self._trainable():
             self._refitter.request()  # resume: refit at once on the stored labels
@@ -262,17 +285,19 @@ class Session:
         """
         with self._lock:
             fit = self._fit
-            eligible = ~self._labeled
+            eligible = self._open_for_me()
             if self._focus_mask is not None:
                 eligible &= self._focus_mask
             if self._routing_cut is not None and fit is not None:
                 eligible &= fit.pool.confidence < self._routing_cut  # humans get the rest
             skipped = self._skipped_mask()
             n_labels = self._n_label_events
-        if fit is None:
-            scores, reason = self._zeros, COLD_START_REASON
-        else:
+        if fit is not None:
             scores, reason = fit.pool.scores, f"uncertainty ({self.strategy.name})"
+        elif not self.strategy.needs_model:
+            scores, reason = self._model_free_scores(), f"{self.strategy.name} (needs no model)"
+        else:
+            scores, reason = self._zeros, COLD_START_REASON
         if self.strategy.name == "random":
             reason = "random order (strategy='random')"
         fresh = eligible & ~skipped
@@ -285,6 +310,13 @@ class Session:
             chosen = np.concatenate([chosen, extra])
             audit = np.concatenate([audit, np.zeros(len(extra), dtype=bool)])
         return self._queue_frame(chosen, fit, scores, reason, skipped, audit)
+
+    def _model_free_scores(self) -> np.ndarray:
+        """Scores of a strategy that needs no model (computed once: they cannot change)."""
+        if self._free_scores is None:
+            raw = self.strategy.score(None, self.pool.X)
+            self._free_scores = checked_scores(raw, len(self.pool), self.strategy.name)
+        return self._free_scores
 
     def _mix_audit(
         self, ranked: np.ndarray, fresh: np.ndarray, n_labels: int, k: int
@@ -488,13 +520,7 @@ class Session:
         is allowed: it appends a correction, the earlier event stays in the trail.
         `event_id` makes a retried submission idempotent.
         """
-        try:
-            known = not isinstance(label, bool) and label in self._class_index
-        except TypeError:  # unhashable
-            known = False
-        if not known:
-            raise ValueError(f"label {label!r} is not one of the classes {self.classes!r}")
-        label = self.classes[self._class_index[label]]
+        label = self._check_label(label)
         return self._record(
             "label",
             item_id,
@@ -504,10 +530,19 @@ class Session:
             event_id=event_id,
         )
 
+    def _check_label(self, label: Hashable) -> Hashable:
+        try:
+            known = not isinstance(label, bool) and label in self._class_index
+        except TypeError:  # unhashable
+            known = False
+        if not known:
+            raise ValueError(f"label {label!r} is not one of the classes {self.classes!r}")
+        return self.classes[self._class_index[label]]
+
     def skip(self, item_id: Hashable, *, event_id: str | None = None) -> LabelEvent:
         """Put an item aside: it goes behind every unskipped item in the queue."""
         position = self.pool.position(item_id)
-        if self._labeled[position]:
+        if self._mine[position]:
             raise ValueError(f"item {item_id!r} is already labeled; undo or relabel it instead")
         return self._record("skip", item_id, event_id=event_id)
 
@@ -532,6 +567,7 @@ class Session:
         *,
         label: str | None = None,
         target_event_id: str | None = None,
+        basis: str | None = None,
         suggestion_shown: bool | None = None,
         time_spent_ms: float | None = None,
         event_id: str | None = None,
@@ -566,6 +602,7 @@ class Session:
                 query_score=score,
                 time_spent_ms=None if time_spent_ms is None else float(time_spent_ms),
                 audit=action == "label" and position in self._audit_issued and fit is not None,
+                basis=basis,
             )
             known = self._state.get(event.event_id)
             if known is not None:
@@ -631,19 +668,138 @@ class Session:
         )
 
     # ---------------------------------------------------------------- internals
-    def _replay(self, events: Sequence[LabelEvent]) -> None:
-        for event in events:
-            self._apply(event)
+    def _open_for_me(self) -> np.ndarray:
+        """Items this annotator may still be asked: no opinion of hers, opinions wanted."""
+        return ~self._mine & (self._opinions < self.overlap) & ~self._resolved
 
-    def _apply(self, event: LabelEvent) -> None:
+    def _apply(self, event: LabelEvent) -> bool:
         if not self._state.apply(event):
-            return
-        position = self.pool.position(self._decode_ids([event.item_id])[0])
-        self._labeled[position] = self._state.label_of(event.item_id) is not None
+            return False
+        item = event.item_id
+        if event.action == "undo":
+            target = self._state.get(event.target_event_id or "")
+            item = target.item_id if target is not None else item
+        position = self.pool.position(self._decode_ids([item])[0])
+        decided = self._state.label_of(item)
+        opinions = self._state.opinions(item)
+        self._labeled[position] = decided is not None
+        self._resolved[position] = decided is not None and decided.action == "resolve"
+        self._mine[position] = self.annotator in opinions
+        self._opinions[position] = len(opinions)
         if event.action != "skip":
             self._label_version += 1
         if event.action == "label":
             self._n_label_events += 1
+        return True
+
+    def sync(self) -> int:
+        """Read events other sessions committed to the store; returns how many were new.
+
+        A team's sessions share one store: sync before ranking so nobody is asked an
+        item the others have finished, and refit when their labels arrive.
+        """
+        with self._lock:
+            rows = self.store.read_since(self._synced)
+            new = 0
+            for position, event in rows:
+                new += self._apply(event)
+                self._synced = max(self._synced, position)
+        if new and self._trainable() and hasattr(self, "_refitter"):
+            self._refitter.request()
+        return new
+
+    def claim(self, k: int = 10) -> pd.DataFrame:
+        """Like `queue`, but atomically reserve the items for this annotator.
+
+        Two annotators are never handed the same item unless `overlap` asks for it; a
+        claim expires after `claim_ttl` seconds (a notebook closed mid-way), and the
+        item returns to the pool.
+        """
+        self.sync()
+        ranked = self.queue(max(4 * k, k + 20))
+        keys = [item_key(i) for i in ranked.index]
+        won = set(self.store.claim(self.annotator, keys, k, self.overlap, self.claim_ttl))
+        return ranked[[key in won for key in keys]]
+
+    def resolve(
+        self, item_id: Hashable, label: Hashable, *, event_id: str | None = None
+    ) -> LabelEvent:
+        """A reviewer's final label for an item, recording the opinions it decided between."""
+        if self.role != "reviewer":
+            raise PermissionError(
+                f"annotator {self.annotator!r} has role {self.role!r}: only a reviewer resolves"
+            )
+        label = self._check_label(label)
+        key = item_key(self.pool.ids[self.pool.position(item_id)])
+        basis = ",".join(e.event_id for e in self._state.opinions(key).values())
+        return self._record(
+            "resolve", item_id, label=str(label), basis=basis or None, event_id=event_id
+        )
+
+    def adjudication_queue(self) -> pd.DataFrame:
+        """Items whose opinions disagree and that no reviewer has resolved yet.
+
+        Columns: opinions (annotator -> label), n_opinions, majority (None on a tie).
+        """
+        self.sync()
+        rows = []
+        with self._lock:
+            for item in self._state.items_with_opinions():
+                opinions = self._state.opinions(item)
+                labels = {e.label for e in opinions.values()}
+                decided = self._state.label_of(item)
+                if len(labels) > 1 and not (decided is not None and decided.action == "resolve"):
+                    rows.append(
+                        (
+                            item,
+                            {a: e.label for a, e in opinions.items()},
+                            len(opinions),
+                            decided.label if decided is not None else None,
+                        )
+                    )
+        ids = self._decode_ids([r[0] for r in rows])
+        frame = pd.DataFrame(
+            {
+                "opinions": [r[1] for r in rows],
+                "n_opinions": [r[2] for r in rows],
+                "majority": [r[3] for r in rows],
+            },
+            index=pd.Index(ids, name=self.data.index.name or "item_id"),
+        )
+        return frame
+
+    @property
+    def opinions(self) -> pd.DataFrame:
+        """Every annotator's current label per item (one row per item and annotator)."""
+        with self._lock:
+            rows = [
+                (
+                    item,
+                    annotator,
+                    e.label,
+                    e.event_id,
+                    e.created_at,
+                    e.suggestion,
+                    e.suggestion_shown,
+                )
+                for item in self._state.items_with_opinions()
+                for annotator, e in self._state.opinions(item).items()
+            ]
+        frame = pd.DataFrame(
+            rows,
+            columns=[
+                "item_id",
+                "annotator",
+                "label",
+                "event_id",
+                "labeled_at",
+                "suggestion",
+                "suggestion_shown",
+            ],
+        )
+        frame["item_id"] = self._decode_ids(frame["item_id"].tolist())
+        frame["label"] = [self._class_by_text[v] for v in frame["label"]]
+        return frame
 
     def _skipped_mask(self) -> np.ndarray:
         mask = np.zeros(len(self.pool), dtype=bool)
@@ -662,12 +818,21 @@ class Session:
     def _training_set(self) -> tuple[np.ndarray, np.ndarray, int]:
         with self._lock:
             current = self._state.current()
+            if self.training == "resolved":
+                current = {item: e for item, e in current.items() if self._settled(item, e)}
             version = self._label_version
         positions = self.pool.positions(self._decode_ids(list(current)))
         y = np.array([self._class_by_text[e.label] for e in current.values()], dtype=object)
         if all(isinstance(c, (int, np.integer)) for c in self.classes):
             y = y.astype(np.int64)
         return positions, y, version
+
+    def _settled(self, item: str, decided: LabelEvent) -> bool:
+        """Resolved by a reviewer, or `overlap` opinions that all agree."""
+        if decided.action == "resolve":
+            return True
+        opinions = self._state.opinions(item)
+        return len(opinions) >= self.overlap and len({e.label for e in opinions.values()}) == 1
 
     def _fit_now(self) -> FitResult | None:
         positions, y, label_version = self._training_set()

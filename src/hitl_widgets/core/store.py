@@ -17,9 +17,9 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
@@ -27,6 +27,7 @@ from .events import EVENT_COLUMNS, SCHEMA_VERSION, LabelEvent
 
 EVENTS_TABLE = "hitl_events"
 META_TABLE = "hitl_meta"
+CLAIMS_TABLE = "hitl_claims"
 
 EVENT_COLUMN_TYPES: dict[str, str] = {
     "event_id": "TEXT NOT NULL UNIQUE",
@@ -36,7 +37,7 @@ EVENT_COLUMN_TYPES: dict[str, str] = {
     "session_id": "TEXT NOT NULL",
     "seq": "INTEGER NOT NULL",
     "created_at": "TEXT NOT NULL",
-    "action": "TEXT NOT NULL CHECK (action IN ('label', 'skip', 'undo'))",
+    "action": "TEXT NOT NULL CHECK (action IN ('label', 'skip', 'undo', 'resolve'))",
     "label": "TEXT",
     "target_event_id": "TEXT",
     "suggestion": "TEXT",
@@ -47,9 +48,17 @@ EVENT_COLUMN_TYPES: dict[str, str] = {
     "query_score": "REAL",
     "time_spent_ms": "REAL",
     "audit": "INTEGER NOT NULL",
+    "basis": "TEXT",
     "schema_version": "INTEGER NOT NULL",
 }
 assert tuple(EVENT_COLUMN_TYPES) == EVENT_COLUMNS
+
+
+OPINIONS_SQL = (
+    f"SELECT DISTINCT e.annotator FROM {EVENTS_TABLE} e WHERE e.item_id = ? "
+    "AND e.action = 'label' AND NOT EXISTS (SELECT 1 FROM "
+    f"{EVENTS_TABLE} u WHERE u.action = 'undo' AND u.target_event_id = e.event_id)"
+)
 
 
 class StoreError(RuntimeError):
@@ -74,6 +83,12 @@ class LabelStore(Protocol):
     def get_event(self, event_id: str) -> LabelEvent | None: ...
 
     def read_events(self) -> list[LabelEvent]: ...
+
+    def read_since(self, position: int) -> list[tuple[int, LabelEvent]]: ...
+
+    def claim(
+        self, annotator: str, candidates: Sequence[str], n: int, overlap: int, ttl: float
+    ) -> list[str]: ...
 
     def close(self) -> None: ...
 
@@ -124,10 +139,29 @@ class SQLiteStore:
     def _configure(self, conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA busy_timeout = {self.BUSY_TIMEOUT_MS}")
         if self.durable:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
+            mode = self._retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
+            if str(mode[0]).lower() != "wal":
                 raise StoreError(f"{self.location}: cannot switch SQLite to WAL mode (got {mode})")
         conn.execute("PRAGMA synchronous = FULL")
+
+    def _retry_locked(self, run: Callable[[], Any]) -> Any:
+        """Retry while another process holds the file (e.g. it is creating the store).
+
+        Switching to WAL needs an exclusive lock and SQLite does not wait for it through
+        the busy timeout, so a second process opening a brand-new store would fail.
+        """
+        delay = 0.005
+        deadline = time.monotonic() + self.BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                return run()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise StoreError(f"{self.location}: {exc}") from exc
+                if time.monotonic() > deadline:
+                    raise StoreError(f"{self.location}: still locked: {exc}") from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
     def _create_schema(self) -> None:
         columns = ",\n  ".join(f"{name} {kind}" for name, kind in EVENT_COLUMN_TYPES.items())
@@ -138,6 +172,11 @@ class SQLiteStore:
                 f"CREATE TABLE IF NOT EXISTS {EVENTS_TABLE} (\n"
                 f"  position INTEGER PRIMARY KEY AUTOINCREMENT,\n  {columns}\n)",
                 f"CREATE INDEX IF NOT EXISTS {EVENTS_TABLE}_item ON {EVENTS_TABLE} (item_id)",
+                f"CREATE INDEX IF NOT EXISTS {EVENTS_TABLE}_target "
+                f"ON {EVENTS_TABLE} (target_event_id)",
+                f"CREATE TABLE IF NOT EXISTS {CLAIMS_TABLE} (item_id TEXT NOT NULL, "
+                "annotator TEXT NOT NULL, expires_at REAL NOT NULL, "
+                "PRIMARY KEY (item_id, annotator))",
             ]
         )
 
@@ -225,6 +264,70 @@ class SQLiteStore:
                 f"SELECT {names} FROM {EVENTS_TABLE} ORDER BY position"
             ).fetchall()
         return [event_from_row(row) for row in rows]
+
+    def read_since(self, position: int) -> list[tuple[int, LabelEvent]]:
+        """Events committed after `position`, with their positions (for syncing)."""
+        names = ", ".join(EVENT_COLUMNS)
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT position, {names} FROM {EVENTS_TABLE} WHERE position > ? "
+                "ORDER BY position",
+                (position,),
+            ).fetchall()
+        return [(row[0], event_from_row(row[1:])) for row in rows]
+
+    def claim(
+        self, annotator: str, candidates: Sequence[str], n: int, overlap: int, ttl: float
+    ) -> list[str]:
+        """Reserve up to n of `candidates` (best first) for `annotator`, atomically.
+
+        An item is open to her if she has no opinion on it yet and its opinions plus the
+        live claims of others who have not answered stay below `overlap`. BEGIN IMMEDIATE
+        takes SQLite's write lock, so concurrent claimers are serialised.
+        """
+        won: list[str] = []
+        for attempt in range(self.RETRIES):
+            with self._lock:
+                try:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        now = time.time()
+                        for item in candidates:
+                            if len(won) >= n:
+                                break
+                            if self._open(item, annotator, overlap, now):
+                                self._conn.execute(
+                                    f"INSERT INTO {CLAIMS_TABLE} (item_id, annotator, expires_at) "
+                                    "VALUES (?, ?, ?) ON CONFLICT (item_id, annotator) "
+                                    "DO UPDATE SET expires_at = excluded.expires_at",
+                                    (item, annotator, now + ttl),
+                                )
+                                won.append(item)
+                        self._conn.execute("COMMIT")
+                        return won
+                    except BaseException:
+                        self._conn.execute("ROLLBACK")
+                        won.clear()
+                        raise
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) and "busy" not in str(exc):
+                        raise StoreError(f"{self.location}: {exc}") from exc
+            time.sleep(0.005 * 2**attempt)
+        raise StoreError(f"{self.location}: still locked after {self.RETRIES} tries")
+
+    def _open(self, item: str, annotator: str, overlap: int, now: float) -> bool:
+        opinions = {row[0] for row in self._conn.execute(OPINIONS_SQL, (item,))}
+        if annotator in opinions:
+            return False
+        claimers = {
+            row[0]
+            for row in self._conn.execute(
+                f"SELECT annotator FROM {CLAIMS_TABLE} WHERE item_id = ? AND annotator != ? "
+                "AND expires_at > ?",
+                (item, annotator, now),
+            )
+        }
+        return len(opinions) + len(claimers - opinions) < overlap
 
     def integrity_check(self) -> str:
         with self._lock:
