@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: demo test install-demo install-test browser lint test-js test-py bench clean
+.PHONY: demo test install-demo install-test browser postgres lint test-js test-py bench clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -22,6 +22,9 @@ install-test: $(PY)
 browser:
 	bash scripts/ensure-browser.sh $(PY)
 
+postgres:
+	bash scripts/ensure-postgres.sh
+
 demo: install-demo
 	$(VENV)/bin/jupyter lab notebooks/quickstart.ipynb
 
@@ -34,7 +37,7 @@ test-js:
 test-py:
 	$(PY) -m pytest
 
-test: install-test browser lint test-js test-py
+test: install-test browser postgres lint test-js test-py
 
 bench: install-test
 	$(PY) benchmarks/bench_loop.py

@@ -716,10 +716,14 @@ class Session:
         item returns to the pool.
         """
         self.sync()
-        ranked = self.queue(max(4 * k, k + 20))
-        keys = [item_key(i) for i in ranked.index]
-        won = set(self.store.claim(self.annotator, keys, k, self.overlap, self.claim_ttl))
-        return ranked[[key in won for key in keys]]
+        window = max(4 * k, k + 20)
+        while True:
+            ranked = self.queue(window)
+            keys = [item_key(i) for i in ranked.index]
+            won = set(self.store.claim(self.annotator, keys, k, self.overlap, self.claim_ttl))
+            if len(won) >= k or len(ranked) < window:  # filled, or nothing more to try
+                return ranked[[key in won for key in keys]]
+            window *= 4  # the best items are held by others: look further down
 
     def resolve(
         self, item_id: Hashable, label: Hashable, *, event_id: str | None = None

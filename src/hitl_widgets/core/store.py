@@ -99,7 +99,7 @@ def default_store_path(fingerprint: str) -> Path:
 
 
 def open_store(spec: str | os.PathLike | LabelStore | None, fingerprint: str) -> LabelStore:
-    """A store from `None` (default file), ':memory:', a path, a sqlite:/// URL or a store."""
+    """A store from None (default file), ':memory:', a path, a sqlite:/// or postgresql:// URL."""
     if isinstance(spec, LabelStore):
         return spec
     if spec is None:
@@ -113,8 +113,15 @@ def open_store(spec: str | os.PathLike | LabelStore | None, fingerprint: str) ->
     if spec.startswith("sqlite:///"):
         return SQLiteStore(spec.removeprefix("sqlite:///"))
     if "://" in spec:
+        from .store_postgres import PostgresStore, is_postgres_url
+
+        if is_postgres_url(spec):
+            return PostgresStore(spec)
         scheme = spec.split("://", 1)[0]
-        raise ValueError(f"unsupported store URL scheme {scheme!r}: use a file path or sqlite:///")
+        raise ValueError(
+            f"unsupported store URL scheme {scheme!r}: use a file path, sqlite:/// "
+            "or a postgresql:// URL"
+        )
     return SQLiteStore(spec)
 
 
