@@ -772,6 +772,54 @@ class Session:
         )
         return frame
 
+    def agreement(self, by: str | None = None) -> pd.DataFrame:
+        """Inter-annotator agreement (pairwise Cohen's kappa, Fleiss' kappa, Krippendorff's
+        alpha), overall and per subgroup of column `by`; see `core.agreement`."""
+        from .agreement import agreement_table
+
+        self.sync()
+        opinions = self.opinions
+        groups = None
+        if by is not None:
+            groups = self.subgroup_labels(by).set_axis(self.pool.ids)
+        return agreement_table(opinions[["item_id", "annotator", "label"]], groups)
+
+    def annotator_report(self) -> pd.DataFrame:
+        """Per annotator: agreement with consensus, and accepting shown suggestions vs
+        agreeing with the model when blind (a rubber-stamp signal); see `core.agreement`."""
+        from .agreement import annotator_report, consensus
+
+        self.sync()
+        opinions = self.opinions
+        agreed = consensus(opinions[["item_id", "annotator", "label"]]).set_index("item_id")
+        return annotator_report(opinions, agreed["label"])
+
+    def label_issues(self, cv: int = 5) -> pd.DataFrame:
+        """Labeled items whose label is probably wrong (confident learning over
+        cross-validated probabilities), most suspicious first, indexed by item id.
+
+        Review them with `Labeler(session, mode="review")`: a correction is a new event.
+        """
+        from .label_errors import find_label_issues
+
+        with self._lock:
+            current = self._state.current()
+        ids = self._decode_ids(list(current))
+        positions = self.pool.positions(ids)
+        labels = [self._class_by_text[e.label] for e in current.values()]
+        table = find_label_issues(
+            self.pool.X[positions],
+            labels,
+            self.model,
+            self.classes,
+            cv=cv,
+            random_state=self.random_state,
+        )
+        table.index = pd.Index(
+            [ids[p] for p in table["position"]], name=self.data.index.name or "item_id"
+        )
+        return table.drop(columns="position")
+
     @property
     def opinions(self) -> pd.DataFrame:
         """Every annotator's current label per item (one row per item and annotator)."""

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import anywidget
+import pandas as pd
 import traitlets
 
 from ..core.session import Session
+from ..core.store import SQLiteStore
 from .views import Renderer, image_view, row_view, safe_number, text_view, view_of_value
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -56,6 +58,12 @@ class Labeler(anywidget.AnyWidget):
     highlight : terms to highlight in text views.
     blind : hide the model's suggestion so the human is not anchored to it.
     window : how many queued items the browser holds (the current one included).
+    mode : "label" (the ranked queue), "adjudicate" (items whose opinions disagree; a
+        reviewer's label resolves them) or "review" (likely label errors found by
+        confident learning; a label is a correction, appended as a new event).
+    claims : reserve the shown items in the store so teammates are not handed them;
+        default: on when the session wants several opinions (overlap > 1) or the store
+        is a team database.
     """
 
     _esm = _static("labeler.js")
@@ -77,6 +85,8 @@ class Labeler(anywidget.AnyWidget):
         highlight: list[str] | None = None,
         blind: bool = False,
         window: int = 8,
+        mode: str = "label",
+        claims: bool | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -84,7 +94,21 @@ class Labeler(anywidget.AnyWidget):
             raise ValueError(f"view must be 'auto', 'text', 'image' or 'row', got {view!r}")
         if column is not None and column not in session.data.columns:
             raise ValueError(f"column {column!r} is not in the pool")
+        if mode not in ("label", "adjudicate", "review"):
+            raise ValueError(f"mode must be 'label', 'adjudicate' or 'review', got {mode!r}")
+        if mode == "adjudicate" and session.role != "reviewer":
+            raise PermissionError("mode='adjudicate' needs a Session with role='reviewer'")
         self.session = session
+        self.mode = mode
+        self._claims = (
+            claims
+            if claims is not None
+            else (session.overlap > 1 or not isinstance(session.store, SQLiteStore))
+        )
+        self._issues: pd.DataFrame | None = None
+        self._handling = False
+        self._reviewed_from = 0
+        self._dismissed: set[Any] = set()
         self._view = view
         self._column = column
         self._render = render
@@ -106,11 +130,49 @@ class Labeler(anywidget.AnyWidget):
             self.items = self._items()
             self.status = self._status()
 
+    def _queue(self) -> pd.DataFrame:
+        """The items to show, by mode: index = ids; columns reason, audit, skipped."""
+        if self.mode == "adjudicate":
+            table = self.session.adjudication_queue()
+            reasons = [
+                "opinions differ: " + ", ".join(f"{a} → {label}" for a, label in o.items())
+                for o in table["opinions"]
+            ]
+            frame = pd.DataFrame(
+                {"reason": reasons, "audit": False, "skipped": False}, index=table.index
+            )
+        elif self.mode == "review":
+            if self._issues is None:
+                self._issues = self.session.label_issues()
+                self._reviewed_from = len(self.session.event_log())  # later events = reviewed
+            table = self._issues[self._issues["is_issue"]]
+            touched = {e.item_id for e in self.session.event_log()[self._reviewed_from :]}
+            table = table[[str(i) not in touched for i in table.index]]
+            reasons = [
+                f"labeled {r.given_label!r}; cross-validated model says {r.suggested_label!r} "
+                f"(it gives the label {r.self_confidence:.0%})"
+                for r in table.itertuples()
+            ]
+            frame = pd.DataFrame(
+                {"reason": reasons, "audit": False, "skipped": False}, index=table.index
+            )
+        elif self._claims:
+            frame = self.session.claim(self._window)
+        else:
+            frame = self.session.queue(self._window)
+        frame = frame[[i not in self._dismissed for i in frame.index]]
+        return frame.head(self._window)
+
     def _items(self) -> list[dict[str, Any]]:
-        queue = self.session.queue(self._window)
+        queue = self._queue()
         ids = list(queue.index)
         current = self._pool_id(self.current) if self.current is not None else None
-        if current is not None and current not in ids and self._unlabeled(current):
+        if (
+            current is not None
+            and current not in ids
+            and self.mode == "label"
+            and self._unlabeled(current)
+        ):
             ids.insert(0, current)  # never steal the card being looked at
         frame_rows = []
         for item_id in ids:
@@ -184,11 +246,20 @@ class Labeler(anywidget.AnyWidget):
 
     # ---------------------------------------------------------------- receiving
     def _on_message(self, widget: Any, content: dict[str, Any], buffers: list) -> None:
+        self._handling = True
+        try:
+            self._handle(content)
+        finally:
+            self._handling = False
+
+    def _handle(self, content: dict[str, Any]) -> None:
         kind = content.get("kind") if isinstance(content, dict) else None
         client_id = str(content.get("client_id", "")) if isinstance(content, dict) else ""
         try:
             if kind == "label":
                 self._label(content)
+            elif kind == "skip" and self.mode != "label":
+                self._dismissed.add(self._pool_id(content["id"]))  # not now, in this widget
             elif kind == "skip":
                 self.session.skip(self._pool_id(content["id"]))
             elif kind == "undo":
@@ -221,6 +292,13 @@ class Labeler(anywidget.AnyWidget):
         if not isinstance(index, int) or not 0 <= index < len(self.session.classes):
             raise ValueError(f"class_index {index!r} is out of range")
         time_spent = content.get("time_spent_ms")
+        if self.session.role == "reviewer" and self.mode != "label":
+            self.session.resolve(
+                self._pool_id(content["id"]),
+                self.session.classes[index],
+                event_id=content.get("client_id") or None,
+            )
+            return
         self.session.submit(
             self._pool_id(content["id"]),
             self.session.classes[index],
@@ -230,8 +308,10 @@ class Labeler(anywidget.AnyWidget):
         )
 
     def _on_session(self, kind: str) -> None:
-        if kind in ("fit_started", "fit_done", "fit_failed"):
+        if kind in ("fit_started", "fit_done", "fit_failed", "focus"):
             self.refresh()
+        elif kind == "labels" and not self._handling:
+            self.refresh()  # labels from elsewhere (a simulated oracle, a script)
 
     # -------------------------------------------------------------------- ids
     def _wire_id(self, item_id: Any) -> str:
