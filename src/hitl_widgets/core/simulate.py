@@ -29,6 +29,7 @@ def simulate(
     noise: float = 0.0,
     pace: float | None = None,
     wait: bool = True,
+    claims: bool | None = None,
     random_state: int | None = None,
 ) -> pd.DataFrame:
     """Label the next `n` queued items as the oracle would; returns what was answered.
@@ -37,14 +38,17 @@ def simulate(
     noise : probability of answering a different class, uniformly chosen (label noise).
     pace : seconds to pause after each label (to animate a widget live).
     wait : let each refit finish before the next pick, as a human's reading time would.
+    claims : take items through `Session.claim` (as teammates do); default: when the
+        session wants several opinions per item.
     """
     answer = _oracle(session, oracle)
     if not 0.0 <= noise <= 1.0:
         raise ValueError(f"noise must be between 0 and 1, got {noise!r}")
     rng = np.random.default_rng(random_state)
+    use_claims = session.overlap > 1 if claims is None else claims
     rows = []
     for _ in range(n):
-        queue = session.queue(1)
+        queue = session.claim(1) if use_claims else session.queue(1)
         if queue.empty or bool(queue["skipped"].iloc[0]):
             break
         item_id = queue.index[0]
