@@ -41,7 +41,27 @@ function render({ model, el }) {
   let renderedClasses;
   let keyMap = new Map();
 
-  const getItems = () => validItems(model.get("items"));
+  // The card being looked at is held when a re-ranked `items` leaves it out only
+  // because Python computed it before hearing which card is shown (status.current_seen
+  // is another id): a refit must never swap the card under the user's finger. If
+  // Python knew the card and still dropped it (a new slice, a script labeled it), it goes.
+  let heldItem = null;
+  const getItems = () => {
+    const items = validItems(model.get("items"));
+    const held = heldItem;
+    const status = model.get("status");
+    const seen = status && typeof status === "object" ? status.current_seen : undefined;
+    if (
+      held &&
+      held.id === currentId &&
+      seen !== currentId &&
+      !done.has(held.id) &&
+      !items.some((it) => it.id === held.id)
+    ) {
+      return [held, ...items];
+    }
+    return items;
+  };
   const getClasses = () => {
     const c = model.get("classes");
     return Array.isArray(c) ? c : [];
@@ -88,6 +108,7 @@ function render({ model, el }) {
   // ---- rendering --------------------------------------------------------
   function setCurrent(id) {
     if (id !== currentId) {
+      heldItem = findItem(getItems(), id);
       currentId = id;
       shownAt = now();
     }
@@ -281,14 +302,16 @@ function render({ model, el }) {
 
   // ---- model listeners --------------------------------------------------
   function onItems() {
+    const fresh = findItem(validItems(model.get("items")), currentId);
+    if (fresh) heldItem = fresh;
     const items = getItems();
     const byId = new Map(items.map((it) => [it.id, it]));
-    const pendingIds = new Set(pending.values());
     for (const [id, mark] of done) {
       const it = byId.get(id);
       if (!it) {
-        // Python no longer serves it; keep label marks until their ack arrives.
-        if (!(mark.kind === "label" && pendingIds.has(id))) done.delete(id);
+        // A label stays done until "undone" or a failed ack: an `items` list computed
+        // before the label reached Python may still arrive later and must not revive it.
+        if (mark.kind !== "label") done.delete(id);
       } else if (mark.kind === "skip" && !mark.wasSkipped && it.skipped === true) {
         done.delete(id); // Python has processed the skip and re-queued the item.
       }
@@ -391,13 +414,19 @@ function render({ model, el }) {
     }
   }
 
+  // The hint keeps its space when hidden: removing it from the layout on focus would
+  // shift the buttons between mousedown and mouseup, and the first click would miss.
+  function showHint(visible) {
+    hint.classList.toggle("hitl-hint-hidden", !visible);
+  }
+
   function onFocusIn() {
-    hint.hidden = true;
+    showHint(false);
   }
 
   function onFocusOut(event) {
     const next = event.relatedTarget;
-    hint.hidden = Boolean(next && root.contains(next));
+    showHint(!(next && root.contains(next)));
   }
 
   const domListeners = [
@@ -412,7 +441,7 @@ function render({ model, el }) {
   for (const [name, cb] of modelListeners) model.on(name, cb);
   for (const [name, cb] of domListeners) root.addEventListener(name, cb);
   keyMap = classKeyMap(getClasses());
-  hint.hidden = root.contains(document.activeElement);
+  showHint(!root.contains(document.activeElement));
   refresh();
 
   return () => {

@@ -111,12 +111,14 @@ describe("layout", () => {
     const w = mount(fakeModel(defaultState()));
     const hint = w.q(".hitl-hint");
     expect(hint.textContent).toBe("click here, then use the keys");
-    expect(hint.hidden).toBe(false);
+    const hidden = () => hint.classList.contains("hitl-hint-hidden");
+    expect(hidden()).toBe(false);
     click(w.q(".hitl-card"));
     expect(document.activeElement).toBe(w.root);
-    expect(hint.hidden).toBe(true);
+    expect(hidden()).toBe(true);
+    expect(hint.hidden).toBe(false); // still laid out: focusing must not move the buttons
     w.root.blur();
-    expect(hint.hidden).toBe(false);
+    expect(hidden()).toBe(false);
     w.cleanup();
   });
 });
@@ -197,6 +199,37 @@ describe("optimistic labeling and acks", () => {
     w.cleanup();
   });
 
+  it("holds the card being looked at when a re-ranked items list leaves it out", () => {
+    const model = fakeModel(defaultState());
+    const w = mount(model);
+    key(w.root, "ArrowRight"); // looking at "b"
+    expect(w.cardId()).toBe("b");
+    // a refit's queue, computed before Python heard that "b" is shown
+    model.py("status", baseStatus({ current_seen: "a" }));
+    model.py("items", ids("d", "c", "a"));
+    expect(w.cardId()).toBe("b");
+    key(w.root, "1");
+    expect(sentOfKind(model, "label").map((m) => m.id)).toEqual(["b"]);
+    expect(w.cardId()).toBe("d");
+    w.cleanup();
+  });
+
+  it("never revives a labeled item from a stale items list (a refresh computed before the label)", () => {
+    const model = fakeModel(defaultState());
+    const w = mount(model);
+    key(w.root, "1"); // label "a"
+    const [m1] = sentOfKind(model, "label");
+    model.emitMsg({ kind: "ack", client_id: m1.client_id, ok: true });
+    model.py("items", ids("b", "c", "d")); // Python's fresh queue: "a" is gone
+    model.py("items", ids("a", "b", "c", "d")); // a stale queue from the refit thread
+    expect(w.cardId()).toBe("b");
+    expect(w.qa(".hitl-queue-item").map((li) => li.dataset.id)).not.toContain("a");
+    model.emitMsg({ kind: "undone", id: "a" }); // only an undo brings it back
+    model.py("items", ids("a", "b", "c", "d"));
+    expect(w.cardId()).toBe("a");
+    w.cleanup();
+  });
+
   it("shows 'saved' only after ok acks for the sent client_ids", () => {
     const model = fakeModel(defaultState());
     const w = mount(model);
@@ -269,6 +302,7 @@ describe("optimistic labeling and acks", () => {
     expect(w.q(".hitl-empty")).not.toBeNull();
     model.py("items", ids("b", "c"));
     expect(w.cardId()).toBe("b");
+    model.py("status", baseStatus({ current_seen: "b" }));
     model.py("items", []);
     expect(w.q(".hitl-empty").textContent).toBe("Nothing left to label");
     w.cleanup();
@@ -315,6 +349,7 @@ describe("re-ranking", () => {
   it("shows the first open item when the current one disappears", () => {
     const model = fakeModel(defaultState());
     const w = mount(model);
+    model.py("status", baseStatus({ current_seen: "a" })); // Python knew "a" was shown
     model.py("items", ids("x", "y"));
     expect(w.cardId()).toBe("x");
     w.cleanup();

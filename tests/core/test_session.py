@@ -371,3 +371,13 @@ def test_history_tracks_truth_accuracy(df):
         == df.drop(s.labels.index)["truth"]
     ).mean()
     assert last.truth_accuracy == pytest.approx(expected)
+
+
+def test_fit_done_observers_see_the_fit_finished(df):
+    s = hw.Session(df, classes=["neg", "pos"], store=":memory:", random_state=0)
+    seen: list[str] = []
+    s.observe(lambda kind: seen.append(s.status.fit_state) if kind == "fit_done" else None)
+    s.submit(df.index[0], "neg")
+    s.submit(df.index[1], "pos")
+    s.wait()
+    assert seen and seen[-1] == "ready"  # not "fitting": a status line would stick

@@ -26,12 +26,14 @@ class Refitter:
         publish: Callable[[int, Any], None],
         fail: Callable[[int, BaseException, str], None],
         started: Callable[[int], None],
+        finished: Callable[[str], None],
     ):
         # weak references: a forgotten Session (a re-run notebook cell) must be collectable
         self._fit = weakref.WeakMethod(fit)
         self._publish = weakref.WeakMethod(publish)
         self._fail = weakref.WeakMethod(fail)
         self._started = weakref.WeakMethod(started)
+        self._finished = weakref.WeakMethod(finished)
         self._cond = threading.Condition()
         self._requested = 0
         self._done = 0
@@ -72,18 +74,23 @@ class Refitter:
                     return
                 generation = self._requested
                 self._running = True
-            if not self._run_once(generation):
+            outcome = self._run_once(generation)
+            if outcome is None:
                 return
             with self._cond:
                 self._running = False
                 self._done = max(self._done, generation)
                 self._cond.notify_all()
+            finished = self._finished()
+            if finished is not None:
+                finished(outcome)  # after `done`, so observers see the fit as finished
 
-    def _run_once(self, generation: int) -> bool:
+    def _run_once(self, generation: int) -> str | None:
+        """One fit: "fit_done" or "fit_failed"; None once the session is gone."""
         fit, publish, fail, started = (self._fit(), self._publish(), self._fail(), self._started())
         if fit is None or publish is None or fail is None or started is None:
             self.stop()  # the session is gone
-            return False
+            return None
         started(generation)
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -93,6 +100,6 @@ class Refitter:
                 self.warnings[f"{warning.category.__name__}: {warning.message}"] += 1
         except Exception as exc:  # reported through `fail`, never swallowed
             fail(generation, exc, traceback.format_exc())
-        else:
-            publish(generation, result)
-        return True
+            return "fit_failed"
+        publish(generation, result)
+        return "fit_done"

@@ -191,7 +191,9 @@ class Session:
         self.store = open_store(store, self.pool.fingerprint)
         self.store.bind(self.pool.fingerprint, [str(c) for c in self.classes], len(self.pool))
         self.sync()
-        self._refitter = Refitter(self._fit_now, self._publish, self._fail, self._started)
+        self._refitter = Refitter(
+            self._fit_now, self._publish, self._fail, self._started, self._notify
+        )
         if self._trainable():
             self._refitter.request()  # resume: refit at once on the stored labels
 
@@ -917,7 +919,6 @@ class Session:
                 self._fit_state = "ready"
                 self.history_.append(self._summarize(result))
             self._fit_error = None
-        self._notify("fit_done")
 
     def _summarize(self, result: FitResult) -> FitSummary:
         unlabeled = ~self._labeled
@@ -952,7 +953,6 @@ class Session:
             self._fit_state = "failed"
             self._fit_error = f"{type(error).__name__}: {error}"
             self.fit_traceback = trace
-        self._notify("fit_failed")
 
     def _notify(self, kind: str) -> None:
         for callback in list(self._observers):

@@ -12,6 +12,7 @@ An "ack" with ok=true is sent only after the store committed the event.
 from __future__ import annotations
 
 import string
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,7 @@ class Labeler(anywidget.AnyWidget):
         self._issues: pd.DataFrame | None = None
         self._handling = False
         self._reviewed_from = 0
+        self._refresh_lock = threading.RLock()
         self._dismissed: set[Any] = set()
         self._view = view
         self._column = column
@@ -125,10 +127,16 @@ class Labeler(anywidget.AnyWidget):
 
     # ----------------------------------------------------------------- pushing
     def refresh(self) -> None:
-        """Send the current queue and status (after labels, fits and undos)."""
-        with self.hold_sync():
-            self.items = self._items()
-            self.status = self._status()
+        """Send the current queue and status (after labels, fits and undos).
+
+        Refreshes come from the kernel's thread (labels) and the refit thread (fits):
+        computing and sending under one lock keeps them in order, so a queue computed
+        before a label can never overwrite one computed after it.
+        """
+        with self._refresh_lock, self.hold_sync():
+            current = self.current  # read once: items and status must agree on it
+            self.items = self._items(current)
+            self.status = self._status(current)
 
     def _queue(self) -> pd.DataFrame:
         """The items to show, by mode: index = ids; columns reason, audit, skipped."""
@@ -163,10 +171,10 @@ class Labeler(anywidget.AnyWidget):
         frame = frame[[i not in self._dismissed for i in frame.index]]
         return frame.head(self._window)
 
-    def _items(self) -> list[dict[str, Any]]:
+    def _items(self, wire_current: str | None) -> list[dict[str, Any]]:
         queue = self._queue()
         ids = list(queue.index)
-        current = self._pool_id(self.current) if self.current is not None else None
+        current = self._pool_id(wire_current) if wire_current is not None else None
         if (
             current is not None
             and current not in ids
@@ -196,7 +204,7 @@ class Labeler(anywidget.AnyWidget):
             )
         return frame_rows
 
-    def _status(self) -> dict[str, Any]:
+    def _status(self, current: str | None = None) -> dict[str, Any]:
         s = self.session.status
         message = None if s.durable else "labels are kept in memory only (store=':memory:')"
         return {
@@ -210,6 +218,7 @@ class Labeler(anywidget.AnyWidget):
             "model_version": s.model_version,
             "message": message,
             "warnings": [f"{text} (x{count})" for text, count in s.warnings.items()][:5],
+            "current_seen": current,  # the card this queue was computed around
         }
 
     def _view_of(self, item_id: Any) -> dict[str, Any]:
@@ -281,7 +290,7 @@ class Labeler(anywidget.AnyWidget):
                         "error": f"{type(exc).__name__}: {exc}",
                     }
                 )
-            self.status = {**self._status(), "message": f"{type(exc).__name__}: {exc}"}
+            self.status = {**self._status(self.current), "message": f"{type(exc).__name__}: {exc}"}
             return
         if kind in ("label", "skip"):
             self.send({"kind": "ack", "client_id": client_id, "ok": True})

@@ -1,0 +1,280 @@
+"""The labeler in a real JupyterLab + Chromium: clicks, keys, durability, hostile data, re-ranks.
+
+Each test opens one notebook of tests/ui/notebooks (copied to a temp root_dir by the
+lab_server fixture), runs all cells and drives the widget like a person would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+
+import pytest
+
+if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+    from playwright.sync_api import expect  # CI: a missing playwright is an error, not a skip
+else:
+    expect = pytest.importorskip("playwright.sync_api", reason="Python playwright").expect
+
+pytestmark = pytest.mark.ui
+
+CARD = ".hitl-card"
+XSS = [
+    "<script>window.__pwned=1</script>",
+    '<img src=x onerror="window.__pwned=1">',
+    '<svg onload="window.__pwned=1"></svg>',
+    "javascript:window.__pwned=1",
+]
+TRUNCATED = "\u2026 (truncated)"
+
+
+def card_id(root) -> str | None:
+    return root.locator(CARD).get_attribute("data-id")
+
+
+def expect_new_card(root, old: str | None) -> str:
+    """The card shows another item than `old`; returns the new id."""
+    expect(root.locator(CARD)).not_to_have_attribute("data-id", old or "", timeout=5_000)
+    new = card_id(root)
+    assert new and new != old
+    return new
+
+
+def cell_counts(page) -> tuple[int, int]:
+    cells = page.locator(".jp-Notebook .jp-Cell")
+    return cells.count(), page.locator(".jp-Notebook .jp-MarkdownCell").count()
+
+
+def focus_widget(root) -> None:
+    """Click the widget's own padding (not a button), which focuses its root."""
+    root.click(position={"x": 3, "y": 3})
+    expect(root).to_be_focused()
+
+
+# ----------------------------------------------------------------------- 1. the flow
+def test_labeling_flow_clicks_keys_undo_skip_are_durable(ui, lab_page, lab_server):
+    page = lab_page
+    root = ui.open_and_run(page, lab_server, "labeling.ipynb")
+    expect(root.locator(CARD)).to_have_attribute("data-id", re.compile(r"^\d+$"))
+    buttons = root.locator(".hitl-class-btn")
+    expect(buttons).to_have_count(2)
+    expect(buttons.nth(0)).to_contain_text("neg")
+    expect(buttons.nth(1)).to_contain_text("pos")
+    cells_before, markdown_before = cell_counts(page)
+
+    labeled: list[str] = []
+    current = card_id(root)
+    for i in range(10):  # by mouse
+        buttons.nth(i % 2).click()
+        labeled.append(current)
+        current = expect_new_card(root, current)
+
+    focus_widget(root)
+    for i in range(10):  # by keyboard
+        page.keyboard.press("1" if i % 2 == 0 else "2")
+        labeled.append(current)
+        current = expect_new_card(root, current)
+    assert len(set(labeled)) == 20, " ".join(labeled)
+
+    # Z undoes the last label and brings its item back; S skips it.
+    page.keyboard.press("z")
+    expect(root.locator(CARD)).to_have_attribute("data-id", labeled[-1], timeout=10_000)
+    page.keyboard.press("s")
+    current = expect_new_card(root, labeled[-1])
+
+    expect(root.locator(".hitl-saved-state")).to_have_text("saved", timeout=15_000)
+    expect(root.locator(".hitl-counts")).to_have_text(re.compile(r"^19 labeled"), timeout=10_000)
+    root.scroll_into_view_if_needed()
+    ui.ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ui.ARTIFACTS / "labeler.png"))
+
+    # The notebook did not react to 1/2/z/s as well (1 and 2 make a markdown heading,
+    # z undoes a cell operation in command mode).
+    assert cell_counts(page) == (cells_before, markdown_before)
+    assert page.locator(".jp-Notebook .jp-Cell").nth(2).evaluate(
+        "el => el.classList.contains('jp-CodeCell')"
+    )
+
+    # Kernel side: re-run the prepared check cell.
+    output = ui.run_cell(page, 3)
+    match = re.search(r"CHECK (\{.*\})", output)
+    assert match, output
+    check = json.loads(match.group(1))
+    assert check["labels"] == 19, check
+    assert check["actions"] == {"label": 20, "undo": 1, "skip": 1}, check
+
+    # Durable: read the SQLite file itself from this process.
+    store = lab_server.root_dir / "ui-labels.sqlite"
+    assert check["store"] == str(store.resolve())
+    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as conn:
+        actions = dict(conn.execute("SELECT action, COUNT(*) FROM hitl_events GROUP BY action"))
+        undone = conn.execute(
+            "SELECT item_id FROM hitl_events WHERE event_id IN "
+            "(SELECT target_event_id FROM hitl_events WHERE action = 'undo')"
+        ).fetchall()
+        surviving = conn.execute(
+            "SELECT COUNT(DISTINCT item_id) FROM hitl_events WHERE action = 'label' AND "
+            "event_id NOT IN (SELECT target_event_id FROM hitl_events WHERE action = 'undo' "
+            "AND target_event_id IS NOT NULL)"
+        ).fetchone()[0]
+        skipped = [r[0] for r in conn.execute("SELECT item_id FROM hitl_events WHERE action='skip'")]
+    conn.close()
+    assert actions == {"label": 20, "undo": 1, "skip": 1}, actions
+    assert surviving == 19
+    assert undone == [(labeled[-1],)]
+    assert skipped == [labeled[-1]]
+
+
+# ------------------------------------------------------------------ 2. hostile data
+INJECTION_PROBE = """() => {
+    const roots = [...document.querySelectorAll('.hitl-labeler')];
+    const inside = (sel) => roots.flatMap((r) => [...r.querySelectorAll(sel)]);
+    const onAttrs = roots.flatMap((r) => [...r.querySelectorAll('*')])
+        .flatMap((el) => [...el.attributes].map((a) => a.name))
+        .filter((name) => /^on/i.test(name));
+    const badImgs = inside('img').map((i) => i.getAttribute('src') || '')
+        .filter((src) => !/^(data:image\\/(png|jpeg|gif|webp);base64,|blob:|https:)/i.test(src));
+    return {
+        roots: roots.length,
+        pwned: typeof window.__pwned,
+        active: inside('script, svg, iframe, object, embed, a, form, img[onerror], [href], [srcdoc]')
+            .map((el) => el.outerHTML.slice(0, 200)),
+        onAttrs,
+        badImgs,
+        pwnedScripts: [...document.scripts].filter((s) => s.textContent.includes('__pwned')).length,
+        pwnedHandlers: [...document.querySelectorAll('[onerror], [onload]')]
+            .filter((el) => /__pwned/.test(el.getAttribute('onerror') + el.getAttribute('onload')))
+            .length,
+    };
+}"""
+
+
+def assert_nothing_ran(page, records) -> None:
+    probe = page.evaluate(INJECTION_PROBE)
+    assert probe["roots"] == 3, probe
+    assert probe["pwned"] == "undefined", probe
+    assert probe["active"] == [], probe
+    assert probe["onAttrs"] == [], probe
+    assert probe["badImgs"] == [], probe
+    assert probe["pwnedScripts"] == 0 and probe["pwnedHandlers"] == 0, probe
+    assert records["dialog"] == [], records["dialog"]
+
+
+def walk(page, root, steps: int) -> dict[str, dict]:
+    """Show every item of a labeler with ArrowRight; returns {id: {text, truncated, ...}}."""
+    focus_widget(root)
+    seen: dict[str, dict] = {}
+    for _ in range(steps):
+        item_id = card_id(root)
+        view = root.locator(".hitl-view-slot .hitl-view")
+        seen[item_id] = {
+            "text": view.evaluate("el => el.textContent"),
+            "kind": view.get_attribute("class"),
+            "truncated": root.locator(".hitl-view-slot .hitl-truncated").count(),
+            "blocked": root.locator(".hitl-view-slot .hitl-image-blocked").count(),
+            "imgs": root.locator(".hitl-view-slot img").count(),
+        }
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(50)
+    return seen
+
+
+def test_hostile_corpus_is_rendered_as_text(ui, lab_page, lab_server):
+    page = lab_page
+    records = page._hitl_records
+    ui.open_and_run(page, lab_server, "hostile.ipynb")
+    text_root = ui.cell(page, 1).locator(".hitl-labeler")
+    row_root = ui.cell(page, 2).locator(".hitl-labeler")
+    wire_root = ui.cell(page, 3).locator(".hitl-labeler")
+    for root in (text_root, row_root, wire_root):
+        expect(root.locator(CARD)).to_have_attribute("data-id", re.compile(r".+"))
+    assert_nothing_ran(page, records)
+
+    # Hostile class labels are button text, verbatim.
+    labels = text_root.locator(".hitl-class-label").evaluate_all(
+        "els => els.map((e) => e.textContent)"
+    )
+    assert labels == [*XSS, "\u202eRTL-class"]
+
+    # Text pool: visit every item (ArrowRight), skip one with S, come back with ArrowLeft.
+    seen = walk(page, text_root, 9)
+    assert len(seen) == 8, list(seen)
+    assert_nothing_ran(page, records)
+    texts = {item_id: v["text"] for item_id, v in seen.items()}
+    for key, hostile in zip(("xss-script", "xss-img", "xss-svg", "xss-js-url"), XSS, strict=True):
+        assert texts[key] == hostile, (key, texts[key])
+    assert texts["rtl"] == "\u202eevil.exe \u202e<b>rtl</b>"
+    assert "before" in texts["nul"] and "after NUL" in texts["nul"]
+    assert texts["nul"].replace("\ufffd", "\x00") == "before\x00after NUL"
+    big = seen["big-10mb"]
+    assert big["truncated"] == 1, big["text"][-40:]
+    assert big["text"].startswith("B" * 1000) and big["text"].endswith(TRUNCATED)
+    assert len(big["text"]) < 100_000  # capped before the wire, not 10 MB in the DOM
+    assert texts['<img src=x onerror="window.__pwned=1">'] == "the id itself is hostile"
+    ids = text_root.locator(".hitl-queue-item").evaluate_all("els => els.map((e) => e.dataset.id)")
+    assert '<img src=x onerror="window.__pwned=1">' in ids
+
+    before_skip = card_id(text_root)
+    page.keyboard.press("s")
+    expect_new_card(text_root, before_skip)
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    expect(text_root.locator(".hitl-saved-state.hitl-error")).to_have_count(0)
+    assert_nothing_ran(page, records)
+
+    # Row view: hostile column names and values are table text.
+    rows = walk(page, row_root, 3)
+    assert len(rows) == 3
+    headers = row_root.locator(".hitl-row-table th").evaluate_all(
+        "els => els.map((e) => e.textContent)"
+    )
+    assert headers == [*XSS, "\u202eRTL-column", "note"]
+    assert any(XSS[0] in v["text"] for v in rows.values())
+
+    # Raw wire payload: a javascript:/data:text/html/svg/http image src is refused by the
+    # browser side (blocked placeholder, no <img>); a PNG data URL gets an <img>.
+    wire = walk(page, wire_root, 10)
+    for i in range(5):
+        view = wire[f"wire-{i}"]
+        assert view["blocked"] == 1 and view["imgs"] == 0, (i, view)
+    assert "[unsupported view]" in wire["wire-5"]["text"]
+    assert wire["wire-6"]["imgs"] == 1 and wire["wire-6"]["blocked"] == 0
+    assert XSS[0] in wire["wire-0"]["text"]  # the alt text, as text
+    rendered = [v for k, v in wire.items() if k.startswith("row-")]
+    assert rendered and all("href" in v["text"] and XSS[3] in v["text"] for v in rendered)
+    assert_nothing_ran(page, records)
+    assert not [e for e in records["pageerror"] if "hitl" in e.lower()], records["pageerror"]
+
+
+# -------------------------------------------------------------- 3. re-rank vs card
+def test_rerank_does_not_steal_the_card(ui, lab_page, lab_server):
+    page = lab_page
+    root = ui.open_and_run(page, lab_server, "rerank.ipynb")  # its model's fit sleeps 2 s
+    buttons = root.locator(".hitl-class-btn")
+    version = root.locator(".hitl-model-version")
+    queue_ids = root.locator(".hitl-queue-item")
+
+    for round_, expected_version in enumerate(("model v1", "model v2")):
+        if round_ == 0:
+            buttons.nth(0).click()
+            expect_new_card(root, None)
+        before = card_id(root)
+        buttons.nth(1 - round_).click()  # both classes labeled: a refit starts
+        expect_new_card(root, before)
+        page.keyboard.press("ArrowRight")  # look at an item further down the queue
+        page.keyboard.press("ArrowRight")
+        looking_at = card_id(root)
+        order_before = queue_ids.evaluate_all("els => els.map((e) => e.dataset.id)")
+        assert version.count() == 0 or version.inner_text() != expected_version, (
+            "the refit finished before the test looked at a card: make the model slower"
+        )
+        expect(root.locator(".hitl-fitting")).to_have_count(1, timeout=10_000)
+        expect(version).to_have_text(expected_version, timeout=30_000)
+        expect(root.locator(".hitl-fitting")).to_have_count(0, timeout=30_000)
+        page.wait_for_timeout(300)  # let any late items update land
+        assert card_id(root) == looking_at
+        order_after = queue_ids.evaluate_all("els => els.map((e) => e.dataset.id)")
+        assert order_after != order_before, "the refit did not re-rank anything"
+        assert looking_at in order_after
