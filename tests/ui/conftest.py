@@ -442,9 +442,7 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
 
 
 @pytest.fixture
-def lab_page(
-    request: pytest.FixtureRequest, browser: Any, lab_server: LabServer
-) -> Iterator[Any]:
+def lab_page(request: pytest.FixtureRequest, browser: Any, lab_server: LabServer) -> Iterator[Any]:
     """A fresh tab; on failure its screenshot, console and the server log are kept."""
     page = browser.new_page()
     attach_recorders(page)

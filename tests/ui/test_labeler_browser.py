@@ -93,8 +93,10 @@ def test_labeling_flow_clicks_keys_undo_skip_are_durable(ui, lab_page, lab_serve
     # The notebook did not react to 1/2/z/s as well (1 and 2 make a markdown heading,
     # z undoes a cell operation in command mode).
     assert cell_counts(page) == (cells_before, markdown_before)
-    assert page.locator(".jp-Notebook .jp-Cell").nth(2).evaluate(
-        "el => el.classList.contains('jp-CodeCell')"
+    assert (
+        page.locator(".jp-Notebook .jp-Cell")
+        .nth(2)
+        .evaluate("el => el.classList.contains('jp-CodeCell')")
     )
 
     # Kernel side: re-run the prepared check cell.
@@ -119,7 +121,9 @@ def test_labeling_flow_clicks_keys_undo_skip_are_durable(ui, lab_page, lab_serve
             "event_id NOT IN (SELECT target_event_id FROM hitl_events WHERE action = 'undo' "
             "AND target_event_id IS NOT NULL)"
         ).fetchone()[0]
-        skipped = [r[0] for r in conn.execute("SELECT item_id FROM hitl_events WHERE action='skip'")]
+        skipped = [
+            r[0] for r in conn.execute("SELECT item_id FROM hitl_events WHERE action='skip'")
+        ]
     conn.close()
     assert actions == {"label": 20, "undo": 1, "skip": 1}, actions
     assert surviving == 19
@@ -139,7 +143,8 @@ INJECTION_PROBE = """() => {
     return {
         roots: roots.length,
         pwned: typeof window.__pwned,
-        active: inside('script, svg, iframe, object, embed, a, form, img[onerror], [href], [srcdoc]')
+        active: inside(
+            'script, svg, iframe, object, embed, a, form, img[onerror], [href], [srcdoc]')
             .map((el) => el.outerHTML.slice(0, 200)),
         onAttrs,
         badImgs,
