@@ -20,17 +20,19 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str):
     """Widgets load on first use, so the core works without the built front end."""
-    if name == "Labeler":
-        from .widgets import Labeler
+    if name in ("Labeler", "Dashboard", "LabelingApp", "label"):
+        from . import widgets
 
-        return Labeler
+        return getattr(widgets, name)
     raise AttributeError(f"module 'hitl_widgets' has no attribute {name!r}")
 
 
 __all__ = [
+    "Dashboard",
     "EntropySampling",
     "LabelEvent",
     "Labeler",
+    "LabelingApp",
     "LeastConfidence",
     "MarginSampling",
     "PoolError",
@@ -42,4 +44,5 @@ __all__ = [
     "StoreError",
     "StoreMismatchError",
     "__version__",
+    "label",
 ]

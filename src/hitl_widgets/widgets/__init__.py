@@ -1,5 +1,7 @@
-"""Widgets: thin anywidget views that read core state and call core methods."""
+"""Widgets: thin anywidget/ipywidgets views that read core state and call core methods."""
 
+from .app import LabelingApp, label
+from .dashboard import Dashboard
 from .labeler import Labeler
 
-__all__ = ["Labeler"]
+__all__ = ["Dashboard", "Labeler", "LabelingApp", "label"]

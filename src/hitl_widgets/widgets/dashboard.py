@@ -1,0 +1,139 @@
+"""The dashboard: the session's charts, redrawn after every refit.
+
+Thin on purpose: the numbers come from `session.metrics()` (core), the pictures from
+`charts.dashboard_charts` (pure), and this widget only places them and moves the
+selection back to the session. Each chart is one `alt.JupyterChart`, created once and
+re-pointed at the new chart on every redraw, so nothing piles up over hundreds of
+redraws. Vega is bundled by Altair's offline mode: no CDN.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import altair as alt
+import ipywidgets as w
+
+from ..charts import dashboard_charts
+from ..core.session import Session
+
+LAYOUT = [
+    ("accuracy", "disagreement"),
+    ("accuracy_by_subgroup", "uncertainty"),
+    ("uncertainty_trend", "need_human"),
+    ("balance", "coverage"),
+]
+_offline_lock = threading.Lock()
+
+
+def enable_offline() -> None:
+    """Serve vega from the kernel (vl-convert) once per process: charts render offline."""
+    with _offline_lock:
+        if not getattr(alt.JupyterChart, "_is_offline", False):
+            alt.JupyterChart.enable_offline()
+
+
+class Dashboard(w.VBox):
+    """Live charts of a Session: accuracy, disagreement and uncertainty per subgroup.
+
+    Clicking a bar of the disagreement chart focuses the session (and so the labeler's
+    queue) on that slice; "show all items" clears it.
+    """
+
+    def __init__(self, session: Session, **kwargs: Any):
+        enable_offline()
+        self.session = session
+        self._lock = threading.Lock()
+        self.redraws = 0
+        charts = dashboard_charts(session)
+        self.charts = {name: alt.JupyterChart(chart) for name, chart in charts.items()}
+        self._header = w.HTML()
+        self._focus_label = w.Label()
+        self._clear = w.Button(
+            description="show all items", icon="times", layout=w.Layout(width="auto")
+        )
+        self._clear.on_click(lambda _: session.focus(None))
+        self.charts["disagreement"].selections.observe(self._on_select, names=["subgroup"])
+        rows = [w.HBox([self.charts[a], self.charts[b]]) for a, b in LAYOUT]
+        bar = w.HBox([self._header, self._focus_label, self._clear])
+        super().__init__([bar, *rows], **kwargs)
+        self._update_header()
+        self._wanted = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._closed = False
+        self._drawer = threading.Thread(target=self._draw_loop, name="hitl-dashboard", daemon=True)
+        self._drawer.start()
+        self._unsubscribe = session.observe(self._on_session)
+
+    def request_redraw(self) -> None:
+        """Ask for a redraw; returns at once. Requests during a redraw coalesce into one.
+
+        Building Altair charts takes a fraction of a second, so it runs on the
+        dashboard's own thread: neither the kernel nor the next refit waits for it.
+        """
+        self._idle.clear()
+        self._wanted.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until no redraw is pending (tests, scripts)."""
+        return self._idle.wait(timeout)
+
+    def _draw_loop(self) -> None:
+        while not self._closed:
+            self._wanted.wait()
+            self._wanted.clear()
+            if self._closed:
+                return
+            try:
+                self.redraw()
+            finally:
+                if not self._wanted.is_set():
+                    self._idle.set()
+
+    def redraw(self) -> None:
+        """Rebuild every chart from the session's current metrics."""
+        with self._lock:
+            charts = dashboard_charts(self.session)
+            for name, chart in charts.items():
+                self.charts[name].chart = chart
+            self.redraws += 1
+            self._update_header()
+
+    def _update_header(self) -> None:
+        s = self.session.status
+        # fixed wording only: no data reaches this HTML
+        self._header.value = (
+            f"<b>{s.n_labeled}</b> labeled of {s.n_items} &middot; model version "
+            f"{s.model_version} &middot; {s.fit_state}"
+        )
+        focused = self.session.focused
+        self._focus_label.value = (
+            "queue focused on " + ", ".join(f"{c} = {v}" for c, v in focused.items())
+            if focused
+            else ""
+        )
+        self._clear.disabled = not focused
+
+    def _on_session(self, kind: str) -> None:
+        if kind in ("fit_done", "fit_failed"):
+            self.request_redraw()
+        elif kind == "focus":
+            self._update_header()
+
+    def _on_select(self, change: dict) -> None:
+        points = change["new"].value if change["new"] is not None else []
+        if points:
+            point = points[0]
+            self.session.focus({point["column"]: point["subgroup"]})
+        else:
+            self.session.focus(None)
+
+    def close(self) -> None:
+        self._unsubscribe()
+        self._closed = True
+        self._wanted.set()
+        for chart in self.charts.values():
+            chart.close()
+        super().close()
