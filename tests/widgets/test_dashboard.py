@@ -102,3 +102,17 @@ def test_text_pool_and_the_one_line_helper():
     assert app.dashboard.wait(timeout=60)
     assert app.dashboard.redraws >= 1
     assert isinstance(app.session.metrics()["label_balance"], pd.DataFrame)
+
+
+def test_routing_slider_moves_the_threshold_and_says_what_it_means():
+    s = loans_session()
+    d = hw.Dashboard(s)
+    assert "need a fitted model" in d._routing_summary.value
+    s.simulate(40)
+    s.wait()
+    assert d.wait(timeout=60)
+    d.threshold.value = 0.8
+    rule = [layer for layer in d.charts["routing"].spec["layer"] if layer["mark"]["type"] == "rule"]
+    assert rule and rule[0]["data"]["values"] == [{"threshold": 0.8}]
+    summary = d._routing_summary.value
+    assert summary.startswith("at 0.80 the model would label") and "%" in summary

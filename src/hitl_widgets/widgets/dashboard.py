@@ -14,8 +14,10 @@ from typing import Any
 
 import altair as alt
 import ipywidgets as w
+import pandas as pd
 
 from ..charts import dashboard_charts
+from ..charts.routing import routing_chart
 from ..core.session import Session
 
 LAYOUT = [
@@ -25,6 +27,19 @@ LAYOUT = [
     ("balance", "coverage"),
 ]
 _offline_lock = threading.Lock()
+_EMPTY_CURVE = pd.DataFrame(
+    columns=[
+        "threshold",
+        "automation_rate",
+        "auto_n",
+        "calibrated_accuracy",
+        "audit_accuracy",
+        "audit_low",
+        "audit_high",
+        "audit_n",
+        "truth_accuracy",
+    ]
+)
 
 
 def enable_offline() -> None:
@@ -55,9 +70,23 @@ class Dashboard(w.VBox):
         )
         self._clear.on_click(lambda _: session.focus(None))
         self.charts["disagreement"].selections.observe(self._on_select, names=["subgroup"])
+        self.threshold = w.FloatSlider(
+            value=0.9,
+            min=0.5,
+            max=0.99,
+            step=0.01,
+            description="auto-accept at",
+            continuous_update=False,
+            readout_format=".2f",
+            style={"description_width": "auto"},
+        )
+        self._routing_summary = w.Label()
+        self.charts["routing"] = alt.JupyterChart(self._routing_chart())
+        self.threshold.observe(lambda _: self._redraw_routing(), names="value")
         rows = [w.HBox([self.charts[a], self.charts[b]]) for a, b in LAYOUT]
+        routing = w.HBox([self.charts["routing"], w.VBox([self.threshold, self._routing_summary])])
         bar = w.HBox([self._header, self._focus_label, self._clear])
-        super().__init__([bar, *rows], **kwargs)
+        super().__init__([bar, *rows, routing], **kwargs)
         self._update_header()
         self._wanted = threading.Event()
         self._idle = threading.Event()
@@ -98,8 +127,36 @@ class Dashboard(w.VBox):
             charts = dashboard_charts(self.session)
             for name, chart in charts.items():
                 self.charts[name].chart = chart
+            self._curve = None  # a new model: a new routing estimate
+            self.charts["routing"].chart = self._routing_chart()
             self.redraws += 1
             self._update_header()
+
+    def _redraw_routing(self) -> None:
+        with self._lock:
+            self.charts["routing"].chart = self._routing_chart()
+
+    def _routing_chart(self) -> alt.TopLevelMixin:
+        """Automation rate vs accuracy of the auto-accepted part, with the slider's rule."""
+        t = float(self.threshold.value)
+        if getattr(self, "_curve", None) is None:
+            self._curve = self.session.routing_curve() if self.session.model_ is not None else None
+        curve = self._curve
+        if curve is None:
+            self._routing_summary.value = "routing estimates need a fitted model"
+            return routing_chart(_EMPTY_CURVE, t)
+        here = self.session.routing_curve([t]).iloc[0]
+        audit = (
+            f"audit accuracy {here.audit_accuracy:.2f} [{here.audit_low:.2f}, "
+            f"{here.audit_high:.2f}] (n={int(here.audit_n)})"
+            if here.audit_n
+            else "no audit labels above it yet"
+        )
+        self._routing_summary.value = (
+            f"at {t:.2f} the model would label {here.automation_rate:.0%} of the unlabeled "
+            f"items; {audit}"
+        )
+        return routing_chart(curve, t)
 
     def _update_header(self) -> None:
         s = self.session.status
