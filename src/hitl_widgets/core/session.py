@@ -168,6 +168,7 @@ class Session:
         self._free_scores: np.ndarray | None = None
         self._truth_codes = self._encode_truth()
         self._subgroup_cache: dict[str, pd.Series] = {}
+        self._subgroup_code_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._focus: dict[str, str] | None = None
         self._focus_mask: np.ndarray | None = None
         self._routing_cut: np.ndarray | None = None
@@ -481,6 +482,15 @@ class Session:
     def focused(self) -> dict[str, str] | None:
         return dict(self._focus) if self._focus else None
 
+    def subgroup_codes(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """(code per pool row, sorted subgroup names): for counting slices with bincount."""
+        cached = self._subgroup_code_cache.get(column)
+        if cached is None:
+            codes, names = pd.factorize(self.subgroup_labels(column), sort=True)
+            cached = (codes.astype(np.intp), np.asarray(names, dtype=object))
+            self._subgroup_code_cache[column] = cached
+        return cached
+
     def subgroup_labels(self, column: str) -> pd.Series:
         """The slice label of every pool row for one column (binned if numeric)."""
         if column not in self.data.columns:
@@ -575,6 +585,7 @@ class Session:
         event_id: str | None = None,
     ) -> LabelEvent:
         position = self.pool.position(item_id)
+        key = item_key(self.pool.ids[position])
         if event_id is not None:
             check_text(event_id, "event_id")
         with self._lock:
@@ -587,7 +598,7 @@ class Session:
             self._seq += 1
             event = LabelEvent(
                 event_id=event_id or new_event_id(),
-                item_id=item_key(self.pool.ids[position]),
+                item_id=key,
                 item_hash=self.pool.item_hash(position),
                 annotator=self.annotator,
                 session_id=self.session_id,
@@ -603,7 +614,14 @@ class Session:
                 strategy=self.strategy.name,
                 query_score=score,
                 time_spent_ms=None if time_spent_ms is None else float(time_spent_ms),
-                audit=action == "label" and position in self._audit_issued and fit is not None,
+                # an audit observation is the first label of a randomly drawn item,
+                # compared with a model that has not seen it; corrections are not
+                audit=(
+                    action == "label"
+                    and position in self._audit_issued
+                    and fit is not None
+                    and not self._state.opinions(key)
+                ),
                 basis=basis,
             )
             known = self._state.get(event.event_id)
