@@ -381,3 +381,12 @@ def test_fit_done_observers_see_the_fit_finished(df):
     s.submit(df.index[1], "pos")
     s.wait()
     assert seen and seen[-1] == "ready"  # not "fitting": a status line would stick
+
+
+def test_a_failing_observer_breaks_neither_submit_nor_the_refit(df):
+    s = hw.Session(df, classes=["neg", "pos"], store=":memory:", random_state=0)
+    s.observe(lambda kind: 1 / 0)
+    label_some(s, df, 6)  # each submit notifies: no exception reaches the caller
+    assert s.wait(timeout=30)
+    assert s.model_ is not None
+    assert any("observer failed: ZeroDivisionError" in w for w in s.status.warnings)

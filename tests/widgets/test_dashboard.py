@@ -116,3 +116,19 @@ def test_routing_slider_moves_the_threshold_and_says_what_it_means():
     assert rule and rule[0]["data"]["values"] == [{"threshold": 0.8}]
     summary = d._routing_summary.value
     assert summary.startswith("at 0.80 the model would label") and "%" in summary
+
+
+def test_selection_survives_redraws_and_a_redraw_keeps_the_focus():
+    s = loans_session()
+    d = hw.Dashboard(s)
+    s.simulate(15)
+    s.wait()
+    assert d.wait(timeout=60)
+    d.redraw()  # JupyterChart replaces its selections object here
+    select(d, [{"column": "group", "subgroup": "A"}])
+    assert s.focused == {"group": "A"}
+    d.redraw()  # resets the chart's selection: must not read as "cleared by the user"
+    assert s.focused == {"group": "A"}
+    select(d, [{"column": "group", "subgroup": "A"}])  # the new view starts on the focus
+    select(d, [])  # and the user clears it
+    assert s.focused is None

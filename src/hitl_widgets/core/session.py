@@ -12,6 +12,7 @@ import os
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,6 +189,7 @@ class Session:
         self._fit_state = "cold"
         self._fit_error: str | None = None
         self._observers: list[Callable[[str], None]] = []
+        self._early_warnings: Counter[str] = Counter()
 
         self.store = open_store(store, self.pool.fingerprint)
         self.store.bind(self.pool.fingerprint, [str(c) for c in self.classes], len(self.pool))
@@ -651,7 +653,7 @@ class Session:
         return self._refitter.wait(timeout)
 
     def observe(self, callback: Callable[[str], None]) -> Callable[[], None]:
-        """Call `callback(kind)` on "labels", "fit_started", "fit_done", "fit_failed".
+        """Call `callback(kind)` on "labels", "fit_started", "fit_done", "fit_failed", "focus".
 
         Fit callbacks run on the refit thread. Returns a function that unsubscribes.
         """
@@ -923,6 +925,10 @@ class Session:
             seconds=time.perf_counter() - started,
         )
 
+    def _refitter_warnings(self) -> Counter[str]:
+        refitter = getattr(self, "_refitter", None)
+        return refitter.warnings if refitter is not None else self._early_warnings
+
     def _started(self, generation: int) -> None:
         self._notify("fit_started")
 
@@ -973,8 +979,13 @@ class Session:
             self.fit_traceback = trace
 
     def _notify(self, kind: str) -> None:
+        """Tell observers; a failing observer is recorded, never allowed to break the
+        refit thread or turn a saved label into an exception."""
         for callback in list(self._observers):
-            callback(kind)
+            try:
+                callback(kind)
+            except Exception as exc:
+                self._refitter_warnings()[f"observer failed: {type(exc).__name__}: {exc}"] += 1
 
 
 def _write_table(table: pd.DataFrame, path: Path) -> Path:

@@ -69,7 +69,10 @@ class Dashboard(w.VBox):
             description="show all items", icon="times", layout=w.Layout(width="auto")
         )
         self._clear.on_click(lambda _: session.focus(None))
-        self.charts["disagreement"].selections.observe(self._on_select, names=["subgroup"])
+        # JupyterChart replaces its `selections` object whenever `.chart` changes, so the
+        # stable hook is the synced `_vl_selections` trait of the widget itself
+        self._redrawing = False
+        self.charts["disagreement"].observe(self._on_select, names=["_vl_selections"])
         self.threshold = w.FloatSlider(
             value=0.9,
             min=0.5,
@@ -125,8 +128,12 @@ class Dashboard(w.VBox):
         """Rebuild every chart from the session's current metrics."""
         with self._lock:
             charts = dashboard_charts(self.session)
-            for name, chart in charts.items():
-                self.charts[name].chart = chart
+            self._redrawing = True  # a new chart resets its selection: not a user's click
+            try:
+                for name, chart in charts.items():
+                    self.charts[name].chart = chart
+            finally:
+                self._redrawing = False
             self._curve = None  # a new model: a new routing estimate
             self.charts["routing"].chart = self._routing_chart()
             self.redraws += 1
@@ -180,11 +187,15 @@ class Dashboard(w.VBox):
             self._update_header()
 
     def _on_select(self, change: dict) -> None:
-        points = change["new"].value if change["new"] is not None else []
+        if self._redrawing:
+            return
+        selection = (change["new"] or {}).get("subgroup") or {}
+        signal = selection.get("value") or {}
+        points = signal.get("vlPoint", {}).get("or", []) if isinstance(signal, dict) else []
         if points:
             point = points[0]
             self.session.focus({point["column"]: point["subgroup"]})
-        else:
+        elif self.session.focused:
             self.session.focus(None)
 
     def close(self) -> None:
