@@ -316,8 +316,9 @@ function render({ model, el }) {
         done.delete(id); // Python has processed the skip and re-queued the item.
       }
     }
-    if (pendingUndo !== null) {
-      if (byId.has(pendingUndo)) setCurrent(pendingUndo);
+    if (pendingUndo !== null && byId.has(pendingUndo)) {
+      // only once the undone item has arrived: an older list may come first
+      setCurrent(pendingUndo);
       pendingUndo = null;
     }
     refresh();

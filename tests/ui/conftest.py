@@ -113,10 +113,21 @@ def lab_env(base_dir: Path) -> dict[str, str]:
         ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"),
         ("JUPYTERLAB_SETTINGS_DIR", "lab-settings"),
         ("IPYTHONDIR", "ipython"),
+        ("JUPYTER_DATA_DIR", "jupyter-data"),  # notebook_secret etc.: not in ~/.local
     ):
         path = base_dir / sub
         path.mkdir(parents=True, exist_ok=True)
         env[var] = str(path)
+    # No "get Jupyter news?" toast: it can cover the widget in a 1000 px viewport.
+    notification = (
+        base_dir
+        / "lab-settings"
+        / "@jupyterlab"
+        / "apputils-extension"
+        / "notification.jupyterlab-settings"
+    )
+    notification.parent.mkdir(parents=True, exist_ok=True)
+    notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("JUPYTER_TOKEN", None)
     return env
@@ -351,13 +362,34 @@ def run_cell(page: Any, index: int, timeout_ms: int = 60_000) -> str:
     return cell_output_text(page, index)
 
 
+def notebook_errors(page: Any) -> list[str]:
+    """Texts of the outputs that hold a Python traceback."""
+    return [
+        text
+        for text in page.locator(".jp-Notebook .jp-OutputArea-output").all_inner_texts()
+        if "Traceback (most recent call last)" in text
+    ]
+
+
 def open_and_run(page: Any, server: LabServer, name: str) -> Any:
-    """Open a notebook, Run All, wait for every cell and for a labeler; returns its root."""
+    """Open a notebook, Run All, wait for every cell and for a labeler; returns its root.
+
+    A cell that raised fails at once with its traceback (not after a 60 s wait).
+    """
     open_notebook(page, server, name)
     run_all(page)
     wait_all_executed(page)
+    page.wait_for_function(
+        """() => document.querySelector('.jp-OutputArea-output .hitl-labeler') !== null
+            || [...document.querySelectorAll('.jp-OutputArea-output')]
+                .some((o) => o.textContent.includes('Traceback (most recent call last)'))""",
+        timeout=60_000,
+    )
+    errors = notebook_errors(page)
+    if errors:
+        raise AssertionError(f"a cell of {name} raised:\n{errors[0][-4000:]}")
     root = page.locator(".jp-OutputArea-output .hitl-labeler").first
-    root.wait_for(state="visible", timeout=60_000)
+    root.wait_for(state="visible", timeout=30_000)
     return root
 
 

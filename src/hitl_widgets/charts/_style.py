@@ -69,3 +69,22 @@ def by_column(layer: alt.LayerChart, data: alt.Data, heading: alt.TitleParams) -
         .resolve_scale(y="independent")
         .properties(title=heading)
     )
+
+
+def subgroup_bars(
+    table: pd.DataFrame,
+    x: alt.X,
+    tooltip: list,
+    heading: alt.TitleParams,
+    empty: alt.TitleParams,
+) -> alt.FacetChart | alt.Chart:
+    """Plain bars per subgroup, one facet row per subgroup column (or an empty chart)."""
+    if table.empty:
+        return alt.Chart(inline(table)).mark_bar().properties(title=empty)
+    bars = (
+        alt.Chart()
+        .mark_bar(color=ACCENT)
+        .encode(x=x, y=alt.Y("subgroup:N", title=None), tooltip=tooltip)
+    )
+    layer = alt.layer(bars).properties(width=WIDTH, height=alt.Step(ROW_STEP))
+    return by_column(layer, inline(table), heading)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from ._style import ACCENT, ROW_STEP, WIDTH, by_column, empty_title, inline, title
+from ._style import ACCENT, ROW_STEP, WIDTH, empty_title, inline, subgroup_bars, title
 
 
 def balance_chart(table: pd.DataFrame) -> alt.Chart:
@@ -29,27 +29,17 @@ def balance_chart(table: pd.DataFrame) -> alt.Chart:
 def coverage_chart(table: pd.DataFrame) -> alt.FacetChart | alt.Chart:
     """Draw `metrics.coverage_by_subgroup`: share of each subgroup labeled so far."""
     heading = title("Labels per subgroup", "share of each subgroup labeled (coverage)")
-    if table.empty:
-        return (
-            alt.Chart(inline(table))
-            .mark_bar()
-            .properties(title=empty_title("coverage", "pass subgroups=[...] to the Session"))
-        )
-    y = alt.Y("subgroup:N", title=None)
-    bars = (
-        alt.Chart()
-        .mark_bar(color=ACCENT)
-        .encode(
-            x=alt.X("share:Q", title="labeled share", axis=alt.Axis(format=".1%")),
-            y=y,
-            tooltip=[
-                "column:N",
-                "subgroup:N",
-                "labeled:Q",
-                "total:Q",
-                alt.Tooltip("share:Q", format=".1%"),
-            ],
-        )
+    tooltip = [
+        "column:N",
+        "subgroup:N",
+        "labeled:Q",
+        "total:Q",
+        alt.Tooltip("share:Q", format=".1%"),
+    ]
+    return subgroup_bars(
+        table,
+        alt.X("share:Q", title="labeled share", axis=alt.Axis(format=".1%")),
+        tooltip,
+        heading,
+        empty_title("coverage", "pass subgroups=[...] to the Session"),
     )
-    layer = alt.layer(bars).properties(width=WIDTH, height=alt.Step(ROW_STEP))
-    return by_column(layer, inline(table), heading)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from ._style import ACCENT, ROW_STEP, WARN, WIDTH, by_column, empty_title, inline, title
+from ._style import ACCENT, WARN, WIDTH, empty_title, inline, subgroup_bars, title
 
 
 def uncertainty_histogram(table: pd.DataFrame, strategy: str) -> alt.Chart:
@@ -64,27 +64,17 @@ def need_human_chart(table: pd.DataFrame) -> alt.FacetChart | alt.Chart:
         "Items below the routing threshold, per subgroup",
         f"unlabeled items whose model confidence is under {threshold:.2f}: people get these",
     )
-    if table.empty:
-        return (
-            alt.Chart(inline(table))
-            .mark_bar()
-            .properties(title=empty_title("routing estimate", "needs subgroups and a fitted model"))
-        )
-    y = alt.Y("subgroup:N", title=None)
-    bars = (
-        alt.Chart()
-        .mark_bar(color=ACCENT)
-        .encode(
-            x=alt.X("need_human:Q", title="items a person would label"),
-            y=y,
-            tooltip=[
-                "column:N",
-                "subgroup:N",
-                "unlabeled:Q",
-                "need_human:Q",
-                alt.Tooltip("mean_score:Q", format=".3f"),
-            ],
-        )
+    tooltip = [
+        "column:N",
+        "subgroup:N",
+        "unlabeled:Q",
+        "need_human:Q",
+        alt.Tooltip("mean_score:Q", format=".3f"),
+    ]
+    return subgroup_bars(
+        table,
+        alt.X("need_human:Q", title="items a person would label"),
+        tooltip,
+        heading,
+        empty_title("routing estimate", "needs subgroups and a fitted model"),
     )
-    layer = alt.layer(bars).properties(width=WIDTH, height=alt.Step(ROW_STEP))
-    return by_column(layer, inline(table), heading)

@@ -71,7 +71,6 @@ class Dashboard(w.VBox):
         self._clear.on_click(lambda _: session.focus(None))
         # JupyterChart replaces its `selections` object whenever `.chart` changes, so the
         # stable hook is the synced `_vl_selections` trait of the widget itself
-        self._redrawing = False
         self.charts["disagreement"].observe(self._on_select, names=["_vl_selections"])
         self.threshold = w.FloatSlider(
             value=0.9,
@@ -128,12 +127,8 @@ class Dashboard(w.VBox):
         """Rebuild every chart from the session's current metrics."""
         with self._lock:
             charts = dashboard_charts(self.session)
-            self._redrawing = True  # a new chart resets its selection: not a user's click
-            try:
-                for name, chart in charts.items():
-                    self.charts[name].chart = chart
-            finally:
-                self._redrawing = False
+            for name, chart in charts.items():
+                self.charts[name].chart = chart
             self._curve = None  # a new model: a new routing estimate
             self.charts["routing"].chart = self._routing_chart()
             self.redraws += 1
@@ -187,16 +182,17 @@ class Dashboard(w.VBox):
             self._update_header()
 
     def _on_select(self, change: dict) -> None:
-        if self._redrawing:
-            return
+        """A clicked bar focuses its slice. Empty selections are ignored: every redraw
+        resets the chart's selection (in Python at once, in the browser a moment
+        later), which must not read as the user clearing it; the button clears."""
         selection = (change["new"] or {}).get("subgroup") or {}
         signal = selection.get("value") or {}
         points = signal.get("vlPoint", {}).get("or", []) if isinstance(signal, dict) else []
-        if points:
-            point = points[0]
-            self.session.focus({point["column"]: point["subgroup"]})
-        elif self.session.focused:
-            self.session.focus(None)
+        if not points:
+            return
+        where = {str(points[0]["column"]): str(points[0]["subgroup"])}
+        if where != self.session.focused:
+            self.session.focus(where)
 
     def close(self) -> None:
         self._unsubscribe()

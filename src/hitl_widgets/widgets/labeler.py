@@ -272,12 +272,18 @@ class Labeler(anywidget.AnyWidget):
             elif kind == "skip":
                 self.session.skip(self._pool_id(content["id"]))
             elif kind == "undo":
-                item_id = self.session.undo()
-                self.send(
-                    {"kind": "undone", "id": None if item_id is None else self._wire_id(item_id)}
-                )
-                if item_id is not None:
-                    self.current = self._wire_id(item_id)
+                # under the refresh lock: the refit this undo starts must not send a
+                # queue computed before `current` names the item coming back
+                with self._refresh_lock:
+                    item_id = self.session.undo()
+                    if item_id is not None:
+                        self.current = self._wire_id(item_id)
+                    self.send(
+                        {
+                            "kind": "undone",
+                            "id": None if item_id is None else self._wire_id(item_id),
+                        }
+                    )
             else:
                 raise ValueError(f"unknown message kind {kind!r}")
         except Exception as exc:
