@@ -21,6 +21,7 @@ CHARTS = [
     "accuracy",
     "disagreement",
     "accuracy_by_subgroup",
+    "annotator_disagreement",
     "uncertainty",
     "uncertainty_trend",
     "need_human",
@@ -141,6 +142,7 @@ EXPECTED_MARKS = {
         ),
     ],
     "disagreement": RATE_BARS,
+    "annotator_disagreement": RATE_BARS,
     "accuracy_by_subgroup": RATE_BARS,
     "uncertainty": [
         (
@@ -226,6 +228,9 @@ def test_titles_state_the_sample(specs):
     assert "unlabeled" in subtitle(specs["uncertainty"])
     assert "0.90" in subtitle(specs["need_human"])
     for name in CHARTS:
+        if name == "annotator_disagreement":  # one annotator here: honestly empty
+            assert specs[name]["title"]["text"].startswith("no annotator disagreement")
+            continue
         assert not specs[name]["title"]["text"].startswith("no "), name
 
 

@@ -122,3 +122,31 @@ def test_opinions_table_and_blind_labels(tmp_path):
     opinions = bo.opinions
     assert set(opinions["annotator"]) == {"ana", "bo"}
     assert (opinions["label"] == "pos").all()
+
+
+def test_annotator_disagreement_by_subgroup(tmp_path):
+    from hitl_widgets.core.metrics import annotator_disagreement_by_subgroup
+
+    path = tmp_path / "team.db"
+    data = pool()
+    data["side"] = np.where(data["y"] > 0, "up", "down")
+    kwargs = dict(
+        classes=CLASSES, store=path, overlap=2, subgroups="side", audit_share=0, random_state=0
+    )
+    ana = hw.Session(data, annotator="ana", **kwargs)
+    bo = hw.Session(data, annotator="bo", **kwargs)
+    items = list(ana.claim(12).index)
+    bo.claim(12)
+    for i, item in enumerate(items):
+        ana.submit(item, "pos")
+        bo.submit(item, "neg" if i % 3 == 0 else "pos")
+    ana.sync()
+    table = annotator_disagreement_by_subgroup(ana)
+    expected = (
+        pd.DataFrame({"side": data.loc[items, "side"], "split": [i % 3 == 0 for i in range(12)]})
+        .groupby("side")["split"]
+        .agg(["size", "sum"])
+    )
+    assert table["subgroup"].tolist() == expected.index.tolist()
+    assert table["n"].tolist() == expected["size"].tolist()
+    assert table["successes"].tolist() == expected["sum"].tolist()

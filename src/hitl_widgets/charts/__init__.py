@@ -11,7 +11,11 @@ import pandas as pd
 from ..core.metrics import random_baseline
 from .accuracy import accuracy_chart
 from .coverage import balance_chart, coverage_chart
-from .disagreement import accuracy_by_subgroup_chart, disagreement_chart
+from .disagreement import (
+    accuracy_by_subgroup_chart,
+    annotator_disagreement_chart,
+    disagreement_chart,
+)
 from .uncertainty import need_human_chart, uncertainty_histogram, uncertainty_trend_chart
 
 if TYPE_CHECKING:
@@ -45,6 +49,9 @@ def dashboard_charts(session: Session) -> dict[str, alt.TopLevelMixin]:
         "accuracy": accuracy_chart(tables["accuracy"], baseline_for(session)),
         "disagreement": disagreement_chart(tables["disagreement_by_subgroup"], selected),
         "accuracy_by_subgroup": accuracy_by_subgroup_chart(tables["accuracy_by_subgroup"]),
+        "annotator_disagreement": annotator_disagreement_chart(
+            tables["annotator_disagreement_by_subgroup"]
+        ),
         "uncertainty": uncertainty_histogram(
             tables["uncertainty_distribution"], session.strategy.name
         ),
@@ -58,6 +65,7 @@ def dashboard_charts(session: Session) -> dict[str, alt.TopLevelMixin]:
 __all__ = [
     "accuracy_by_subgroup_chart",
     "accuracy_chart",
+    "annotator_disagreement_chart",
     "balance_chart",
     "baseline_for",
     "coverage_chart",

@@ -63,6 +63,24 @@ def disagreement_chart(
     return rate_bars(table, "disagreement rate", WARN, heading, selection)
 
 
+def annotator_disagreement_chart(table: pd.DataFrame) -> alt.FacetChart:
+    """Draw `metrics.annotator_disagreement_by_subgroup`: people disagreeing with people."""
+    heading = (
+        title(
+            "Annotator vs annotator disagreement by subgroup",
+            "share of items with 2+ opinions whose opinions differ; lines: 95% Wilson interval",
+            SMALL_NOTE,
+        )
+        if len(table)
+        else empty_title(
+            "annotator disagreement",
+            "needs items labeled by two or more annotators",
+            "pass overlap=2 (or more) to each annotator's Session",
+        )
+    )
+    return rate_bars(table, "annotator disagreement", WARN, heading)
+
+
 def accuracy_by_subgroup_chart(table: pd.DataFrame) -> alt.FacetChart:
     """Draw `metrics.accuracy_by_subgroup`; its `source` column goes into the subtitle."""
     sources = sorted(set(table["source"])) if "source" in table.columns else []

@@ -233,6 +233,26 @@ def disagreement_by_subgroup(
     return _per_subgroup(session, labeled, "disagree", columns)
 
 
+def annotator_disagreement_by_subgroup(
+    session: Session, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Share of items with two or more opinions whose opinions are not unanimous.
+
+    Over items several annotators labeled (see `overlap`); columns as in
+    `disagreement_by_subgroup`. Empty until a second annotator has labeled something.
+    """
+    opinions = session.opinions
+    counts = opinions.groupby("item_id")["label"].agg(["size", "nunique"])
+    shared = counts[counts["size"] >= 2]
+    frame = pd.DataFrame(
+        {
+            "position": session.pool.positions(list(shared.index)) if len(shared) else [],
+            "split": (shared["nunique"] > 1).to_numpy(),
+        }
+    )
+    return _per_subgroup(session, frame, "split", columns)
+
+
 def accuracy_by_subgroup(session: Session, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Model accuracy per subgroup, from the most honest source available.
 
@@ -393,6 +413,7 @@ def all_metrics(session: Session) -> dict[str, pd.DataFrame]:
         "accuracy": accuracy_estimates(session),
         "accuracy_by_subgroup": accuracy_by_subgroup(session),
         "disagreement_by_subgroup": disagreement_by_subgroup(session),
+        "annotator_disagreement_by_subgroup": annotator_disagreement_by_subgroup(session),
         "uncertainty_distribution": uncertainty_distribution(session),
         "uncertainty_trend": uncertainty_trend(session),
         "uncertainty_by_subgroup": uncertainty_by_subgroup(session),

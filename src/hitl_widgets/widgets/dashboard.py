@@ -22,9 +22,9 @@ from ..core.session import Session
 
 LAYOUT = [
     ("accuracy", "disagreement"),
-    ("accuracy_by_subgroup", "uncertainty"),
-    ("uncertainty_trend", "need_human"),
-    ("balance", "coverage"),
+    ("accuracy_by_subgroup", "annotator_disagreement"),
+    ("uncertainty", "uncertainty_trend"),
+    ("need_human", "coverage"),
 ]
 _offline_lock = threading.Lock()
 _EMPTY_CURVE = pd.DataFrame(
@@ -86,7 +86,13 @@ class Dashboard(w.VBox):
         self.charts["routing"] = alt.JupyterChart(self._routing_chart())
         self.threshold.observe(lambda _: self._redraw_routing(), names="value")
         rows = [w.HBox([self.charts[a], self.charts[b]]) for a, b in LAYOUT]
-        routing = w.HBox([self.charts["routing"], w.VBox([self.threshold, self._routing_summary])])
+        routing = w.HBox(
+            [
+                self.charts["balance"],
+                self.charts["routing"],
+                w.VBox([self.threshold, self._routing_summary]),
+            ]
+        )
         bar = w.HBox([self._header, self._focus_label, self._clear])
         super().__init__([bar, *rows, routing], **kwargs)
         self._update_header()
