@@ -171,6 +171,13 @@ class Labeler(anywidget.AnyWidget):
         frame = frame[[i not in self._dismissed for i in frame.index]]
         return frame.head(self._window)
 
+    def _refresh_status(self) -> None:
+        """Send only the status line; `current_seen` stays that of the items sent last,
+        since the browser uses it to judge those items."""
+        with self._refresh_lock:
+            seen = self.status.get("current_seen") if self.status else None
+            self.status = self._status(seen)
+
     def _items(self, wire_current: str | None) -> list[dict[str, Any]]:
         queue = self._queue()
         ids = list(queue.index)
@@ -323,7 +330,9 @@ class Labeler(anywidget.AnyWidget):
         )
 
     def _on_session(self, kind: str) -> None:
-        if kind in ("fit_started", "fit_done", "fit_failed", "focus"):
+        if kind == "fit_started":
+            self._refresh_status()  # the queue has not changed yet: only "refitting…"
+        elif kind in ("fit_done", "fit_failed", "focus"):
             self.refresh()
         elif kind == "labels" and not self._handling:
             self.refresh()  # labels from elsewhere (a simulated oracle, a script)
