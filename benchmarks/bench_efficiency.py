@@ -3,7 +3,7 @@
 Area under the learning curve (AULC = mean test accuracy over the curve, one point every
 `--eval-every` labels) over a budget of `--budget` labels after 10 seed labels, logistic
 regression (StandardScaler + LogisticRegression(max_iter=1000) for numbers, TF-IDF +
-LogisticRegression for text: `hitl_widgets.core.models.default_model`), repeated
+LogisticRegression for text: `hitl_widgets.core.training.default_model`), repeated
 `--repeats` times. Every repetition draws its own stratified 75/25 split and its own seed
 labels exactly as `hitl_widgets.core.race.race` does (same `train_test_split` call, same
 `_seed_items`), and every strategy in that repetition starts from that split and those
@@ -64,10 +64,10 @@ from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
-from hitl_widgets.core.models import default_model
 from hitl_widgets.core.pool import build_pool
 from hitl_widgets.core.race import _seed_items, race
 from hitl_widgets.core.session import Session
+from hitl_widgets.core.training import default_model
 from hitl_widgets.datasets import product_reviews
 
 try:

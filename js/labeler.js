@@ -1,24 +1,34 @@
 // hitl_widgets labeler: anywidget front end.
-// Wire protocol: see the `items`, `classes`, `blind`, `current`, `status`
+// Wire protocol: see the `items`, `classes`, `blind`, `current`, `status`, `closed`
 // traits and the label/skip/undo <-> ack/undone custom messages.
 
 import { h, clear, replaceChildren, str } from "./lib/dom.js";
 import { actionForKey, classKeyMap } from "./lib/keys.js";
 import { renderView } from "./lib/views.js";
-import { classButton, metaNodes, queueRow, suggestionIndex } from "./lib/card.js";
+import { acceptInfo, classButton, metaNodes, queueRow, suggestionIndex } from "./lib/card.js";
 import { renderStatus } from "./lib/status.js";
+import { isDisconnected, watchConnection } from "./lib/connection.js";
 import {
   findItem,
+  idSet,
   neighbour,
   newClientId,
+  nextOpen,
   now,
-  openItems,
   pickCurrent,
   sameJson,
+  upNext,
   validItems,
 } from "./lib/queue.js";
 
 const QUEUE_LIMIT = 12;
+// A label unanswered this long says so: the kernel is busy (a long cell) or gone in a
+// way the widget could not see (see lib/connection.js for the case it can see).
+export const SLOW_ACK_MS = 10000;
+const ACCEPT_TEXT = "Accept suggestion (Enter)";
+const READ_ONLY_TEXT =
+  "Saved view, read-only: this widget is not connected to a running kernel (a saved " +
+  "notebook or an exported page), so it takes no labels. Run the notebook to label.";
 
 function errorText(msg) {
   const e = str(msg.error);
@@ -29,6 +39,8 @@ function render({ model, el }) {
   // ---- local state ------------------------------------------------------
   const done = new Map(); // item id -> {kind: "label"|"skip", wasSkipped}
   const pending = new Map(); // client_id -> item id (labels awaiting ack)
+  const sentAt = new Map(); // client_id -> when it was sent (labels awaiting ack)
+  let slowTimer = null;
   const failed = new Map(); // item id -> error text (labels whose ack failed)
   const skipsSent = new Map(); // client_id -> item id
   let acked = 0;
@@ -40,14 +52,19 @@ function render({ model, el }) {
   let renderedView = { id: undefined, view: undefined };
   let renderedClasses;
   let keyMap = new Map();
+  // No live kernel (a saved notebook, an HTML export): show what was saved, take nothing.
+  let readOnly = isDisconnected(el);
 
   // The card being looked at is held when a re-ranked `items` leaves it out only
   // because Python computed it before hearing which card is shown (status.current_seen
   // is another id): a refit must never swap the card under the user's finger. If
-  // Python knew the card and still dropped it (a new slice, a script labeled it), it goes.
+  // Python knew the card and still dropped it (a new slice), it goes; and a card Python
+  // names in `closed` (labeled meanwhile: by a cell, a simulated oracle, a teammate)
+  // is never held, whatever Python knew about the card when it computed the queue.
   let heldItem = null;
   const getItems = () => {
-    const items = validItems(model.get("items"));
+    const closed = idSet(model.get("closed"));
+    const items = validItems(model.get("items")).filter((it) => !closed.has(it.id));
     const held = heldItem;
     const status = model.get("status");
     const seen = status && typeof status === "object" ? status.current_seen : undefined;
@@ -56,6 +73,7 @@ function render({ model, el }) {
       held.id === currentId &&
       seen !== currentId &&
       !done.has(held.id) &&
+      !closed.has(held.id) &&
       !items.some((it) => it.id === held.id)
     ) {
       return [held, ...items];
@@ -70,6 +88,7 @@ function render({ model, el }) {
 
   // ---- DOM skeleton -----------------------------------------------------
   const statusEl = h("div", { class: "hitl-status" });
+  const readOnlyNote = h("div", { class: "hitl-readonly", role: "note", text: READ_ONLY_TEXT });
   const hint = h("div", { class: "hitl-hint", text: "click here, then use the keys" });
   const viewSlot = h("div", { class: "hitl-view-slot" });
   const meta = h("div", { class: "hitl-meta" });
@@ -82,9 +101,11 @@ function render({ model, el }) {
   const acceptBtn = actionButton(
     "hitl-accept",
     "accept",
-    "Accept suggestion (Enter)",
+    ACCEPT_TEXT,
     "Label with the model's suggestion (Enter)",
   );
+  // Why Accept is disabled (an audit item, no model yet), said beside the button too.
+  const acceptWhy = h("span", { class: "hitl-accept-why hitl-muted", "aria-hidden": "true" });
   const blindBox = h("input", { type: "checkbox", class: "hitl-blind" });
   const blindLabel = h(
     "label",
@@ -97,10 +118,11 @@ function render({ model, el }) {
     "div",
     { class: "hitl-labeler", tabindex: "0", "data-lm-suppress-shortcuts": "true" },
     statusEl,
+    readOnlyNote,
     hint,
     card,
     classBar,
-    h("div", { class: "hitl-actions" }, skipBtn, undoBtn, acceptBtn, blindLabel),
+    h("div", { class: "hitl-actions" }, skipBtn, undoBtn, acceptBtn, acceptWhy, blindLabel),
     h("div", { class: "hitl-queue-wrap" }, h("div", { class: "hitl-queue-title", text: "Up next" }), queue),
   );
   el.appendChild(root);
@@ -115,6 +137,7 @@ function render({ model, el }) {
   }
 
   function syncCurrentTrait() {
+    if (readOnly) return; // nothing to tell: there is no kernel, and a save would be lost
     const traitValue = model.get("current");
     if ((traitValue === undefined ? null : traitValue) !== currentId) {
       model.set("current", currentId);
@@ -153,26 +176,41 @@ function render({ model, el }) {
   function renderControls(items, classes, blind) {
     renderClassButtons(classes);
     const item = findItem(items, currentId);
-    const sug = blind ? null : suggestionIndex(item, classes);
+    const accept = acceptInfo(item, classes, blind, readOnly);
+    const sug = accept.suggestion;
     for (const btn of classBar.children) {
-      btn.disabled = !item;
+      btn.disabled = !item || readOnly;
       btn.classList.toggle("hitl-suggested", sug !== null && btn.dataset.index === String(sug));
     }
-    skipBtn.disabled = !item;
+    skipBtn.disabled = !item || readOnly;
+    undoBtn.disabled = readOnly;
+    blindBox.disabled = readOnly;
     acceptBtn.hidden = blind;
-    acceptBtn.disabled = sug === null;
+    acceptBtn.disabled = !accept.enabled;
+    acceptBtn.title = accept.why || "Label with the model's suggestion (Enter)";
+    if (accept.why) acceptBtn.setAttribute("aria-label", `${ACCEPT_TEXT}: unavailable. ${accept.why}`);
+    else acceptBtn.removeAttribute("aria-label");
+    acceptWhy.textContent = accept.short || "";
+    acceptWhy.hidden = blind || !accept.short;
+    acceptWhy.title = accept.why || "";
     blindBox.checked = blind;
+    readOnlyNote.hidden = !readOnly;
+    root.classList.toggle("hitl-read-only", readOnly);
+    if (readOnly) showHint(false);
   }
 
+  // "Up next": what comes after the card, in the order it will come (queue order).
   function renderQueue(items, classes, blind) {
-    const open = openItems(items, done).slice(0, QUEUE_LIMIT);
-    replaceChildren(queue, open.map((it) => queueRow(it, classes, blind, it.id === currentId)));
-    queue.parentNode.hidden = open.length === 0;
+    const next = upNext(items, done, currentId).slice(0, QUEUE_LIMIT);
+    replaceChildren(queue, next.map((it) => queueRow(it, classes, blind)));
+    queue.parentNode.hidden = next.length === 0;
+    for (const li of queue.children) li.classList.toggle("hitl-disabled", readOnly);
   }
 
   function renderStatusNow() {
     renderStatus(statusEl, model.get("status"), {
       pending: pending.size,
+      slow: oldestPendingAge() > SLOW_ACK_MS,
       failed: failed.size,
       acked,
       error: lastError,
@@ -193,15 +231,11 @@ function render({ model, el }) {
   }
 
   // ---- actions ----------------------------------------------------------
-  // Mark `id` done and move to the next open item after it (wrapping to the first).
+  // Mark `id` done and show the first item of "Up next" (the best open item left).
   function markDoneAndAdvance(id, mark) {
-    const open = openItems(getItems(), done);
-    const idx = open.findIndex((it) => it.id === id);
+    const next = nextOpen(getItems(), done, id);
     done.set(id, mark);
-    const rest = open.filter((it) => it.id !== id);
-    const after = idx >= 0 ? open.slice(idx + 1) : [];
-    const next = after.length > 0 ? after[0] : rest[0];
-    setCurrent(next ? next.id : null);
+    setCurrent(next);
   }
 
   function label(index) {
@@ -218,6 +252,8 @@ function render({ model, el }) {
       client_id: newClientId(),
     };
     pending.set(msg.client_id, item.id);
+    sentAt.set(msg.client_id, now());
+    armSlowTimer();
     note = null;
     markDoneAndAdvance(item.id, { kind: "label" });
     send(msg);
@@ -240,6 +276,23 @@ function render({ model, el }) {
     note = "undoing\u2026";
     send({ kind: "undo", client_id: newClientId() });
     renderStatusNow();
+  }
+
+  function oldestPendingAge() {
+    let oldest = Infinity;
+    for (const t of sentAt.values()) oldest = Math.min(oldest, t);
+    return oldest === Infinity ? 0 : now() - oldest;
+  }
+
+  // One timer at a time: when the oldest unacked label turns "slow", show it.
+  function armSlowTimer() {
+    if (slowTimer !== null || sentAt.size === 0) return;
+    const wait = Math.max(0, SLOW_ACK_MS - oldestPendingAge()) + 20;
+    slowTimer = setTimeout(() => {
+      slowTimer = null;
+      renderStatusNow();
+      if (oldestPendingAge() <= SLOW_ACK_MS) armSlowTimer();
+    }, wait);
   }
 
   // model.send can throw if the comm is gone; report it like a failed ack.
@@ -265,6 +318,7 @@ function render({ model, el }) {
   }
 
   function select(id) {
+    if (readOnly) return;
     if (typeof id === "string" && findItem(getItems(), id) && !done.has(id)) {
       setCurrent(id);
       refresh();
@@ -273,6 +327,7 @@ function render({ model, el }) {
 
   /** Run an action; returns true if the event that caused it is consumed. */
   function perform(action, repeat) {
+    if (readOnly) return false; // a saved view takes no labels (and leaves the keys alone)
     if (action.type === "accept" && !canAccept()) return false;
     if (repeat && action.type !== "next" && action.type !== "prev") return true; // no auto-repeat labeling
     switch (action.type) {
@@ -336,6 +391,8 @@ function render({ model, el }) {
       if (typeof cid === "string" && pending.has(cid)) {
         const id = pending.get(cid);
         pending.delete(cid);
+        sentAt.delete(cid);
+        armSlowTimer(); // for the labels still waiting
         if (msg.ok === true) {
           acked += 1;
           failed.delete(id);
@@ -381,6 +438,7 @@ function render({ model, el }) {
     ["change:classes", onClasses],
     ["change:blind", refresh],
     ["change:status", renderStatusNow],
+    ["change:closed", onItems],
     ["msg:custom", onMsg],
   ];
 
@@ -408,7 +466,7 @@ function render({ model, el }) {
   }
 
   function onChange(event) {
-    if (event.target === blindBox) {
+    if (event.target === blindBox && !readOnly) {
       model.set("blind", blindBox.checked);
       model.save_changes();
       refresh();
@@ -427,7 +485,13 @@ function render({ model, el }) {
 
   function onFocusOut(event) {
     const next = event.relatedTarget;
-    showHint(!(next && root.contains(next)));
+    showHint(!readOnly && !(next && root.contains(next)));
+  }
+
+  function onConnection(disconnected) {
+    readOnly = disconnected;
+    if (!readOnly) showHint(!root.contains(document.activeElement));
+    refresh();
   }
 
   const domListeners = [
@@ -441,11 +505,14 @@ function render({ model, el }) {
   // ---- wire up ----------------------------------------------------------
   for (const [name, cb] of modelListeners) model.on(name, cb);
   for (const [name, cb] of domListeners) root.addEventListener(name, cb);
+  const unwatch = watchConnection(el, model, onConnection);
   keyMap = classKeyMap(getClasses());
-  showHint(!root.contains(document.activeElement));
+  showHint(!readOnly && !root.contains(document.activeElement));
   refresh();
 
   return () => {
+    unwatch();
+    if (slowTimer !== null) clearTimeout(slowTimer);
     for (const [name, cb] of modelListeners) model.off(name, cb);
     for (const [name, cb] of domListeners) root.removeEventListener(name, cb);
     root.remove();

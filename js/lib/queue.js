@@ -32,6 +32,26 @@ export function openItems(items, done) {
   return validItems(items).filter((it) => !done.has(it.id));
 }
 
+/** The ids of a list trait (strings only), as a Set. */
+export function idSet(value) {
+  return new Set(Array.isArray(value) ? value.filter((id) => typeof id === "string") : []);
+}
+
+/**
+ * What comes after the card, in the order it will be shown: the open items in queue
+ * (`items`) order, without the card itself. Labeling or skipping the card shows the
+ * first of them (see `nextOpen`), so the list and the next card always agree.
+ */
+export function upNext(items, done, currentId) {
+  return openItems(items, done).filter((it) => it.id !== currentId);
+}
+
+/** The id shown after `id` is labeled or skipped: the best open item other than it. */
+export function nextOpen(items, done, id) {
+  const rest = upNext(items, done, id);
+  return rest.length > 0 ? rest[0].id : null;
+}
+
 /**
  * Which id to show: keep `currentId` if it is still open, otherwise the first
  * open item, otherwise null.

@@ -1,4 +1,5 @@
-// Status line: progress, save state, fitting state, errors, warnings, store.
+// Status line: progress, save state, fitting state or long work (status.progress, e.g.
+// "vectorizing 40%"), errors, warnings, store.
 
 import { h, replaceChildren, str } from "./dom.js";
 
@@ -7,12 +8,15 @@ function count(value) {
   return Number.isFinite(n) && n >= 0 ? Math.floor(n) : 0;
 }
 
+export const SLOW_ACK_TEXT = "no answer from the kernel yet: it is busy, or no longer running";
+
 /** Text for the client-side save state (sent-but-unacked and failed labels). */
 export function savedStateText(local) {
   const unsaved = local.pending + local.failed;
   const parts = [];
   if (local.pending > 0) parts.push("saving\u2026");
   if (unsaved > 0) parts.push(`${unsaved} unsaved`);
+  if (local.pending > 0 && local.slow === true) parts.push(SLOW_ACK_TEXT);
   if (parts.length === 0 && local.acked > 0) parts.push("saved");
   return parts.join(" \u00b7 ");
 }
@@ -20,7 +24,8 @@ export function savedStateText(local) {
 /**
  * Render the status area.
  * status: the `status` trait (may be null/partial while the kernel starts).
- * local:  {pending, failed, acked, error, note}
+ * local:  {pending, failed, acked, error, note, slow}  (slow: the oldest unacked label
+ *         has waited longer than the labeler's SLOW_ACK_MS)
  */
 export function renderStatus(container, status, local) {
   const s = status && typeof status === "object" ? status : {};
@@ -37,6 +42,7 @@ export function renderStatus(container, status, local) {
   const warnings = Array.isArray(s.warnings) ? s.warnings.map(str).filter(Boolean) : [];
   const serverUnsaved = count(s.unsaved);
   const version = count(s.model_version);
+  const work = typeof s.progress === "string" ? s.progress.slice(0, 200) : ""; // a line, not a page
 
   replaceChildren(
     container,
@@ -50,7 +56,13 @@ export function renderStatus(container, status, local) {
         "aria-live": "polite",
         text: saveText,
       }),
-      s.fitting === true ? h("span", { class: "hitl-fitting", text: "model refitting\u2026" }) : null,
+      // long work under way (e.g. "vectorizing 40%"): it says more than "refitting",
+      // which only waits for it; cards that need no model can be labeled meanwhile
+      work
+        ? h("span", { class: ["hitl-fitting", "hitl-work"], role: "status", dir: "auto", text: `${work} \u2026` })
+        : s.fitting === true
+          ? h("span", { class: "hitl-fitting", text: "model refitting\u2026" })
+          : null,
       version > 0 ? h("span", { class: "hitl-model-version hitl-muted", text: `model v${version}` }) : null,
     ),
     h(

@@ -19,8 +19,8 @@ describe("layout", () => {
     }
     expect(w.q(".hitl-blind").type).toBe("checkbox");
     expect(w.cardId()).toBe("a");
-    expect(w.qa(".hitl-queue .hitl-queue-item").map((li) => li.dataset.id)).toEqual(["a", "b", "c", "d"]);
-    expect(w.q(".hitl-queue-item.hitl-current").dataset.id).toBe("a");
+    // "Up next" is what comes after the card: the card itself is not in it
+    expect(w.qa(".hitl-queue .hitl-queue-item").map((li) => li.dataset.id)).toEqual(["b", "c", "d"]);
     expect(w.q(".hitl-skip").textContent).toBe("Skip (S)");
     expect(w.q(".hitl-undo").textContent).toBe("Undo (Z)");
     expect(w.q(".hitl-accept").textContent).toBe("Accept suggestion (Enter)");
@@ -28,7 +28,10 @@ describe("layout", () => {
   });
 
   it("shows score, suggestion, confidence and reason on the card", () => {
-    const items = [textItem("a", "hi", { score: 0.123456, suggestion: 1, confidence: 0.876, reason: "uncertainty (margin)" })];
+    const items = [
+      textItem("a", "hi", { score: 0.123456, suggestion: 1, confidence: 0.876, reason: "uncertainty (margin)" }),
+      textItem("b", "ho", { suggestion: 1, confidence: 0.876 }),
+    ];
     const w = mount(fakeModel(defaultState({ items })));
     expect(w.q(".hitl-card .hitl-score").textContent).toBe("score 0.123");
     expect(w.q(".hitl-card .hitl-suggestion").textContent).toBe("suggestion: negative (88%)");
@@ -84,7 +87,7 @@ describe("layout", () => {
     const w = mount(model);
     click(w.q('.hitl-queue-item[data-id="c"]'));
     expect(w.cardId()).toBe("c");
-    expect(w.q(".hitl-queue-item.hitl-current").dataset.id).toBe("c");
+    expect(w.qa(".hitl-queue-item").map((li) => li.dataset.id)).toEqual(["a", "b", "d"]);
     expect(model.get("current")).toBe("c");
     expect(document.activeElement).toBe(w.root);
     w.cleanup();
@@ -142,6 +145,36 @@ describe("status line", () => {
     expect(w.q(".hitl-progress-fill").style.width).toBe("50%");
     w.cleanup();
   });
+
+  it("shows long work (vectorizing a large pool) while cold-start cards can be labeled", () => {
+    const cold = ["a", "b", "c"].map((id) => textItem(id, undefined, { reason: "cold start: random order" }));
+    const vectorizing = (progress) => baseStatus({ labeled: 0, model_version: 0, fitting: false, progress });
+    const model = fakeModel(defaultState({ items: cold, status: vectorizing("vectorizing 0%") }));
+    const w = mount(model);
+    expect(w.q(".hitl-work").textContent).toBe("vectorizing 0% \u2026");
+    model.py("status", vectorizing("vectorizing 40%"));
+    expect(w.q(".hitl-work").textContent).toBe("vectorizing 40% \u2026");
+    // the card needs no model: a label goes out and is acknowledged meanwhile
+    expect(w.cardId()).toBe("a");
+    key(w.root, "1");
+    const [sent] = sentOfKind(model, "label");
+    expect(sent.id).toBe("a");
+    expect(w.cardId()).toBe("b");
+    model.emitMsg({ kind: "ack", client_id: sent.client_id, ok: true });
+    expect(savedState(w)).toBe("saved");
+    expect(w.q(".hitl-work").textContent).toBe("vectorizing 40% \u2026");
+    // a refit waiting for the features says what it waits for, not "refitting"
+    model.py("status", { ...vectorizing("vectorizing 80%"), fitting: true });
+    expect(w.q(".hitl-work").textContent).toBe("vectorizing 80% \u2026");
+    expect(w.q(".hitl-status").textContent).not.toContain("model refitting");
+    // done: the status line is as before
+    model.py("status", { ...vectorizing(null), fitting: true });
+    expect(w.q(".hitl-work")).toBeNull();
+    expect(w.q(".hitl-fitting").textContent).toBe("model refitting\u2026");
+    model.py("status", vectorizing(null));
+    expect(w.q(".hitl-fitting")).toBeNull();
+    w.cleanup();
+  });
 });
 
 describe("blind mode", () => {
@@ -191,7 +224,7 @@ describe("optimistic labeling and acks", () => {
     key(w.root, "1");
     expect(w.cardId()).toBe("b");
     expect(model.get("current")).toBe("b");
-    expect(w.qa(".hitl-queue-item").map((li) => li.dataset.id)).toEqual(["b", "c", "d"]);
+    expect(w.qa(".hitl-queue-item").map((li) => li.dataset.id)).toEqual(["c", "d"]);
     expect(savedState(w)).toBe("saving\u2026 \u00b7 1 unsaved");
     key(w.root, "2");
     expect(w.cardId()).toBe("c");
@@ -308,13 +341,18 @@ describe("optimistic labeling and acks", () => {
     w.cleanup();
   });
 
-  it("labeling an item picked from the middle moves on to the item after it", () => {
+  it("labeling an item picked from the middle moves on to the first of Up next", () => {
     const model = fakeModel(defaultState());
     const w = mount(model);
     click(w.q('.hitl-queue-item[data-id="c"]'));
+    expect(w.qa(".hitl-queue-item").map((li) => li.dataset.id)).toEqual(["a", "b", "d"]);
     key(w.root, "1");
+    expect(w.cardId()).toBe("a"); // the list said a came next, and it does
+    expect(w.qa(".hitl-queue-item").map((li) => li.dataset.id)).toEqual(["b", "d"]);
+    key(w.root, "ArrowRight");
+    key(w.root, "ArrowRight");
     expect(w.cardId()).toBe("d");
-    key(w.root, "1");
+    key(w.root, "s");
     expect(w.cardId()).toBe("a");
     w.cleanup();
   });
@@ -331,7 +369,7 @@ describe("re-ranking", () => {
     expect(w.cardId()).toBe("b");
     // the (possibly scrolled) view is not rebuilt for the same item
     expect(w.q(".hitl-card .hitl-view")).toBe(viewNode);
-    expect(w.qa(".hitl-queue-item").map((li) => li.dataset.id)).toEqual(["d", "c", "b", "e"]);
+    expect(w.qa(".hitl-queue-item").map((li) => li.dataset.id)).toEqual(["d", "c", "e"]);
     expect(model.get("current")).toBe("b");
     w.cleanup();
   });
@@ -363,7 +401,7 @@ describe("re-ranking", () => {
     expect(w.cardId()).toBe("c");
     model.py("items", ids("a", "b", "e", "c"));
     expect(w.cardId()).toBe("c");
-    expect(w.qa(".hitl-queue-item").map((li) => li.dataset.id)).toEqual(["e", "c"]);
+    expect(w.qa(".hitl-queue-item").map((li) => li.dataset.id)).toEqual(["e"]);
     key(w.root, "1"); // c
     expect(w.cardId()).toBe("e");
     model.py("items", ids("a", "b", "e"));
@@ -377,7 +415,8 @@ describe("re-ranking", () => {
     key(w.root, "s");
     expect(w.cardId()).toBe("b");
     model.py("items", [textItem("b"), textItem("a", undefined, { skipped: true })]);
-    expect(w.qa(".hitl-queue-item").map((li) => li.dataset.id)).toEqual(["b", "a"]);
+    expect(w.cardId()).toBe("b");
+    expect(w.qa(".hitl-queue-item").map((li) => li.dataset.id)).toEqual(["a"]);
     expect(w.q('.hitl-queue-item[data-id="a"]').textContent).toContain("skipped");
     w.cleanup();
   });
@@ -394,7 +433,7 @@ describe("undo", () => {
     model.emitMsg({ kind: "undone", id: "a" });
     expect(w.cardId()).toBe("a");
     expect(model.get("current")).toBe("a");
-    expect(w.qa(".hitl-queue-item").map((li) => li.dataset.id)).toEqual(["a", "b", "c", "d"]);
+    expect(w.qa(".hitl-queue-item").map((li) => li.dataset.id)).toEqual(["b", "c", "d"]);
     w.cleanup();
   });
 

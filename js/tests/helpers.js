@@ -44,6 +44,15 @@ export function fakeModel(initial = {}) {
       state[name] = value === undefined ? value : JSON.parse(JSON.stringify(value));
       model.emit(`change:${name}`, state[name]);
     },
+    /**
+     * Simulate one state message from Python that changes several traits at once (as
+     * `hold_sync` sends them): every value is set before any change event fires.
+     */
+    pyState(changes) {
+      const names = Object.keys(changes);
+      for (const name of names) state[name] = JSON.parse(JSON.stringify(changes[name]));
+      for (const name of names) model.emit(`change:${name}`, state[name]);
+    },
     emitMsg(msg) {
       model.emit("msg:custom", msg, []);
     },
@@ -106,9 +115,14 @@ export function defaultState(extra = {}) {
   };
 }
 
-/** Render the widget into a fresh element attached to the document. */
-export function mount(model) {
+/**
+ * Render the widget into a fresh element attached to the document.
+ * `elClass`: classes the widget view element already has (e.g. the
+ * "jupyter-widgets-disconnected" that @jupyter-widgets/base puts on views without a comm).
+ */
+export function mount(model, { elClass = [] } = {}) {
   const el = document.createElement("div");
+  for (const c of elClass) el.classList.add(c);
   document.body.appendChild(el);
   const cleanup = widget.render({ model, el });
   const root = el.querySelector(".hitl-labeler");

@@ -79,7 +79,7 @@ function hostileState(s) {
     ],
     blind: false,
     current: null,
-    status: baseStatus({ fit_error: s, message: s, warnings: [s, s], store: s }),
+    status: baseStatus({ fit_error: s, message: s, warnings: [s, s], store: s, progress: s }),
   };
 }
 
@@ -119,6 +119,7 @@ describe("hostile data", () => {
       expect(w.q(".hitl-message").textContent).toBe(s);
       expect(w.qa(".hitl-warning").map((e) => e.textContent)).toEqual([s, s]);
       expect(w.q(".hitl-store-path").textContent).toBe(s);
+      expect(w.q(".hitl-work").textContent).toBe(`${s.slice(0, 200)} \u2026`);
       // text containers get dir=auto
       expect(w.q(".hitl-card .hitl-text").getAttribute("dir")).toBe("auto");
 

@@ -148,6 +148,7 @@ describe("unknown views and previews", () => {
 
   it("queue shows previews for each kind", () => {
     const items = [
+      itemWithView("card", { kind: "text", text: "the card itself", truncated: false, highlight: [] }),
       itemWithView("t", { kind: "text", text: "first text", truncated: false, highlight: [] }),
       itemWithView("i", { kind: "image", src: PNG, alt: "", truncated: false }),
       itemWithView("r", { kind: "row", fields: [["col", "val"]], truncated: false }),

@@ -11,8 +11,10 @@ from .core import (
     RandomSampling,
     Session,
     SQLiteStore,
+    StoreCorruptError,
     StoreError,
     StoreMismatchError,
+    StoreVanishedError,
 )
 
 __version__ = "0.1.0"
@@ -20,7 +22,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str):
     """Widgets load on first use, so the core works without the built front end."""
-    if name in ("Labeler", "Dashboard", "LabelingApp", "label"):
+    if name in ("Labeler", "Dashboard", "LabelingApp", "label", "show"):
         from . import widgets
 
         return getattr(widgets, name)
@@ -41,8 +43,11 @@ __all__ = [
     "RandomSampling",
     "SQLiteStore",
     "Session",
+    "StoreCorruptError",
     "StoreError",
     "StoreMismatchError",
+    "StoreVanishedError",
     "__version__",
     "label",
+    "show",
 ]

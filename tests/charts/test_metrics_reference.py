@@ -11,7 +11,7 @@ from scipy.stats import binom
 from sklearn.metrics import accuracy_score
 
 import hitl_widgets as hw
-from hitl_widgets.core import metrics
+from hitl_widgets.core.analysis import intervals, metrics
 from hitl_widgets.datasets import loan_applications
 
 FEATURES = ["income", "debt_ratio", "years_employed", "amount", "age"]
@@ -69,7 +69,7 @@ def check_against_references(table: pd.DataFrame, column: str, frame: pd.DataFra
     low, high = wilson_reference(grouped["sum"].to_numpy(), grouped["size"].to_numpy())
     np.testing.assert_allclose(rows["low"].to_numpy(float), low, atol=1e-12)
     np.testing.assert_allclose(rows["high"].to_numpy(float), high, atol=1e-12)
-    assert (rows["small"] == (rows["n"] < metrics.SMALL_GROUP)).all()
+    assert (rows["small"] == (rows["n"] < intervals.SMALL_GROUP)).all()
 
 
 def accuracy(y_true, y_pred) -> float:
@@ -88,7 +88,7 @@ disagreement.outcome = lambda t, p: np.asarray(t) != np.asarray(p)
 
 @pytest.mark.parametrize("column", SUBGROUPS)
 def test_accuracy_by_subgroup_matches_fairlearn_and_pandas(session, column):
-    table = metrics.accuracy_by_subgroup(session)
+    table = metrics.accuracy_by_subgroup(session.snapshot())
     assert set(table["source"]) == {metrics.SOURCE_TRUTH}
     assert list(table["column"].unique()) == SUBGROUPS
 
@@ -109,7 +109,7 @@ def test_accuracy_by_subgroup_matches_fairlearn_and_pandas(session, column):
 
 @pytest.mark.parametrize("column", SUBGROUPS)
 def test_disagreement_by_subgroup_matches_fairlearn_and_pandas(session, column):
-    table = metrics.disagreement_by_subgroup(session)
+    table = metrics.disagreement_by_subgroup(session.snapshot())
     events = [e for e in session.current_label_events() if e.suggestion is not None]
     # labels given before the first fit have no model prediction and do not count
     assert 0 < len(events) < 70
@@ -127,20 +127,20 @@ def test_disagreement_by_subgroup_matches_fairlearn_and_pandas(session, column):
 
 
 def test_wilson_interval_known_values():
-    low, high = metrics.wilson_interval(np.array([0, 5, 10, 3]), np.array([10, 10, 10, 0]))
+    low, high = intervals.wilson_interval(np.array([0, 5, 10, 3]), np.array([10, 10, 10, 0]))
     np.testing.assert_allclose(low[:3], [0.0, 0.2365931, 0.7224672], atol=1e-6)
     np.testing.assert_allclose(high[:3], [0.2775328, 0.7634069, 1.0], atol=1e-6)
     assert np.isnan(low[3]) and np.isnan(high[3])  # n == 0: no interval
     k = np.arange(0, 41)
     ref_low, ref_high = wilson_reference(k, np.full(k.shape, 40))
-    got_low, got_high = metrics.wilson_interval(k, 40)
+    got_low, got_high = intervals.wilson_interval(k, 40)
     np.testing.assert_allclose(got_low, ref_low, atol=1e-12)
     np.testing.assert_allclose(got_high, ref_high, atol=1e-12)
 
 
 def exact_coverage(p: float, n: int) -> float:
     k = np.arange(n + 1)
-    low, high = metrics.wilson_interval(k, n)
+    low, high = intervals.wilson_interval(k, n)
     return float(binom.pmf(k, n, p)[(low <= p) & (p <= high)].sum())
 
 
@@ -149,7 +149,7 @@ def exact_coverage(p: float, n: int) -> float:
 def test_wilson_coverage_is_near_nominal(p, n):
     rng = np.random.default_rng(1_000 * n + int(100 * p))
     draws = rng.binomial(n, p, size=4_000)
-    low, high = metrics.wilson_interval(draws, n)
+    low, high = intervals.wilson_interval(draws, n)
     empirical = float(np.mean((low <= p) & (p <= high)))
     exact = exact_coverage(p, n)
     assert abs(empirical - exact) < 0.015  # the simulation agrees with the binomial sum
@@ -201,7 +201,7 @@ def test_audit_accuracy_points_match_the_event_log(session, monkeypatch, window)
         window = metrics.AUDIT_WINDOW
     else:  # a short window makes the running window actually slide over these audits
         monkeypatch.setattr(metrics, "AUDIT_WINDOW", window)
-    table = metrics.accuracy_estimates(session)
+    table = metrics.accuracy_estimates(session.snapshot())
     got = table[table["source"] == metrics.SOURCE_AUDIT].reset_index(drop=True)
     expected = audit_reference(session, window)
     assert len(expected) >= 20  # audit_share=0.5 over 70 labels
@@ -228,11 +228,11 @@ def test_relabeling_an_audit_item_does_not_add_an_audit_observation():
         random_state=0,
     )
     s.simulate(25)
-    before = metrics.accuracy_estimates(s)
+    before = metrics.accuracy_estimates(s.snapshot())
     audited = next(e for e in s.event_log() if e.audit and e.suggestion is not None)
     s.submit(audited.item_id, "repaid" if audited.label == "defaulted" else "defaulted")
     s.wait()
-    after = metrics.accuracy_estimates(s)
+    after = metrics.accuracy_estimates(s.snapshot())
     n_before = before.loc[before["source"] == metrics.SOURCE_AUDIT, "n"].max()
     n_after = after.loc[after["source"] == metrics.SOURCE_AUDIT, "n"].max()
     assert n_after == n_before  # same audited items, one of them relabeled

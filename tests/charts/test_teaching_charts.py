@@ -83,8 +83,11 @@ def test_routing_chart_shows_every_estimate_and_the_threshold():
     s.simulate(40)
     curve = s.routing_curve([0.6, 0.8, 0.9])
     spec = routing_chart(curve, threshold=0.8).to_dict()
-    measures = {row["measure"] for row in spec["layer"][1]["data"]["values"]}
-    assert {"automation rate", "accuracy (calibrated)", "accuracy (truth)"} <= measures
-    rule = spec["layer"][2]
-    assert rule["mark"]["type"] == "rule" and rule["data"]["values"] == [{"threshold": 0.8}]
-    assert "unbiased" in " ".join(spec["title"]["subtitle"])
+    rows = spec["datasets"]["routing"]
+    assert [row["threshold"] for row in rows] == [0.6, 0.8, 0.9]
+    drawn = {key for row in rows for key, value in row.items() if value is not None}
+    assert {"automation rate", "accuracy (calibrated)", "accuracy (truth)"} <= drawn
+    assert spec["datasets"]["routing_rule"] == [{"threshold": 0.8}]
+    rule = spec["layer"][1]
+    assert rule["mark"]["type"] == "rule" and rule["data"] == {"name": "routing_rule"}
+    assert "unbiased" in spec["usermeta"]["caption"]

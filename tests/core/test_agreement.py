@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from hitl_widgets.core.agreement import (
+from hitl_widgets.core.analysis.agreement import (
     agreement_table,
     annotator_report,
     cohen_kappa_pairs,
@@ -28,7 +28,7 @@ from hitl_widgets.core.agreement import (
     fleiss_kappa,
     krippendorff_alpha,
 )
-from hitl_widgets.core.metrics import wilson_interval
+from hitl_widgets.core.analysis.intervals import wilson_interval
 
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section C:
 # 4 observers, 12 units, values 1-5, None = not coded. Nominal alpha = 0.743.

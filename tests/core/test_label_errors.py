@@ -16,7 +16,7 @@ from cleanlab.filter import find_label_issues as cleanlab_find_label_issues
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
-from hitl_widgets.core.label_errors import (
+from hitl_widgets.core.analysis.label_errors import (
     confident_joint,
     cross_val_pred_probs,
     find_label_issues,

@@ -167,6 +167,7 @@ def expected_label(item_id: int) -> str:
 
 
 # ------------------------------------------------------------------ crash test
+@pytest.mark.slow
 def test_sigkill_never_loses_an_acknowledged_label(tmp_path: Path) -> None:
     """Kill a labeling process at random moments, resume on the same file, repeat."""
     store = tmp_path / "labels.sqlite"
@@ -245,6 +246,7 @@ def test_sigkill_never_loses_an_acknowledged_label(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------ concurrent writers
+@pytest.mark.slow
 def test_two_processes_write_the_same_store_at_once(tmp_path: Path) -> None:
     """Two annotators, two processes, one file, started together: nothing lost or doubled."""
     store = tmp_path / "shared.sqlite"
@@ -302,8 +304,8 @@ def test_opening_a_store_another_process_is_creating(tmp_path: Path) -> None:
     """What the second of two processes creating one new store at once runs into."""
     path = tmp_path / "fresh.sqlite"
     creator = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    creator.execute("BEGIN IMMEDIATE")
-    creator.execute("CREATE TABLE being_created (x)")
+    creator.execute("BEGIN IMMEDIATE")  # as a store does, making its first table
+    creator.execute("CREATE TABLE hitl_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     done = threading.Timer(0.3, lambda: creator.execute("COMMIT"))
     done.start()
     try:

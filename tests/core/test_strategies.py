@@ -30,8 +30,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 import hitl_widgets as hw
+from hitl_widgets.core.queue import AUDIT_REASON, COLD_START_REASON
 from hitl_widgets.core.ranking import top_k
-from hitl_widgets.core.session import AUDIT_REASON, COLD_START_REASON
 
 CLASSES = [0, 1, 2, 3]
 N_ROWS = 400

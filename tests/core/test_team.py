@@ -106,8 +106,7 @@ def test_training_on_resolved_labels_only(tmp_path):
     ana.sync()
     ana.wait()
     assert ana.model_ is not None
-    _, y, _ = ana._training_set()
-    assert len(y) == 4
+    assert ana.history_[-1].n_labels == 4  # the settled items only
 
 
 def test_opinions_table_and_blind_labels(tmp_path):
@@ -125,7 +124,7 @@ def test_opinions_table_and_blind_labels(tmp_path):
 
 
 def test_annotator_disagreement_by_subgroup(tmp_path):
-    from hitl_widgets.core.metrics import annotator_disagreement_by_subgroup
+    from hitl_widgets.core.analysis.metrics import annotator_disagreement_by_subgroup
 
     path = tmp_path / "team.db"
     data = pool()
@@ -141,7 +140,7 @@ def test_annotator_disagreement_by_subgroup(tmp_path):
         ana.submit(item, "pos")
         bo.submit(item, "neg" if i % 3 == 0 else "pos")
     ana.sync()
-    table = annotator_disagreement_by_subgroup(ana)
+    table = annotator_disagreement_by_subgroup(ana.snapshot())
     expected = (
         pd.DataFrame({"side": data.loc[items, "side"], "split": [i % 3 == 0 for i in range(12)]})
         .groupby("side")["split"]

@@ -70,7 +70,7 @@ class LabServer:
     root_dir: Path
     log_path: Path
     base_dir: Path
-    _log_file: Any = field(repr=False, default=None)
+    log_file: Any = field(repr=False, default=None)
 
     @property
     def base_url(self) -> str:
@@ -221,9 +221,9 @@ def stop_lab(server: LabServer, grace: float = 10.0) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
-    if server._log_file is not None:
-        server._log_file.close()
-        server._log_file = None
+    if server.log_file is not None:
+        server.log_file.close()
+        server.log_file = None
 
 
 # -------------------------------------------------------------------------- browser
@@ -280,7 +280,7 @@ def attach_recorders(page: Any) -> dict[str, list]:
             dialog.dismiss()
 
     page.on("dialog", on_dialog)
-    page._hitl_records = records  # for the failure report
+    page.hitl_records = records  # for the failure report
     return records
 
 
@@ -499,3 +499,173 @@ def ui() -> Any:
     sys.path and on there being a single conftest module.
     """
     return sys.modules[__name__]
+
+
+# ------------------------------------------- helpers for whole notebooks (added later)
+# Used by test_notebooks_browser.py; generic enough for any test that opens a notebook.
+LOOPBACK_URL = re.compile(r"^(https?://(127\.0\.0\.1|localhost)(:\d+)?/|data:|blob:)")
+CHART_SURFACES = ".jp-OutputArea-output :is(svg.marks, canvas.marks)"
+ERROR_TEXTS = ("Error loading script", "Traceback", "Error displaying widget")
+
+# every descendant of an output area whose box ends right of the area's right edge
+CLIPPED_JS = """() => {
+  const out = [];
+  for (const area of document.querySelectorAll('.jp-OutputArea-output')) {
+    const edge = area.getBoundingClientRect().right + 0.5;
+    for (const el of area.querySelectorAll('*')) {
+      const box = el.getBoundingClientRect();
+      if (box.width > 0 && box.right > edge) {
+        const name = `${el.tagName}.${el.getAttribute('class') || ''}`;
+        out.push(`${name} ends at ${Math.round(box.right)}, edge ${Math.round(edge)}`);
+      }
+    }
+  }
+  return out;
+}"""
+
+
+def block_non_loopback(page: Any) -> list[str]:
+    """Abort every request that is not loopback, data: or blob:; returns the list of the
+    blocked URLs (filled as the page runs). Installed before the page navigates."""
+    blocked: list[str] = []
+
+    def only_local(route: Any) -> None:
+        if LOOPBACK_URL.match(route.request.url):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    return blocked
+
+
+def open_and_run_all(page: Any, server: LabServer, name: str, timeout_ms: int = 300_000) -> None:
+    """Open a notebook, Run All, and wait until every code cell ran (no labeler needed,
+    a longer budget than `open_and_run`). A cell that raised fails with its traceback."""
+    open_notebook(page, server, name)
+    run_all(page)
+    page.wait_for_function(
+        """(pattern) => {
+            const re = new RegExp(pattern);
+            const prompts = [...document.querySelectorAll(
+                '.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')];
+            const done = prompts.length > 0
+                && prompts.every((p) => re.test(p.textContent.trim()));
+            const failed = [...document.querySelectorAll('.jp-OutputArea-output')]
+                .some((o) => o.textContent.includes('Traceback (most recent call last)'));
+            return done || failed;
+        }""",
+        arg=EXECUTED_PROMPT.pattern,
+        timeout=timeout_ms,
+        polling=500,
+    )
+    errors = notebook_errors(page)
+    if errors:
+        raise AssertionError(f"a cell of {name} raised:\n{errors[0][-4000:]}")
+
+
+def output_error_texts(page: Any, needles: tuple[str, ...] = ERROR_TEXTS) -> list[str]:
+    """Output areas whose text (textContent: also of cells scrolled out of view) holds one
+    of `needles`; each returned as its first 600 characters around the match."""
+    return page.evaluate(
+        """(needles) => {
+            const found = [];
+            for (const area of document.querySelectorAll('.jp-OutputArea-output')) {
+                const text = area.textContent || '';
+                for (const needle of needles) {
+                    const at = text.indexOf(needle);
+                    if (at >= 0) found.push(text.slice(Math.max(0, at - 100), at + 500));
+                }
+            }
+            return found;
+        }""",
+        list(needles),
+    )
+
+
+def wait_stable_count(
+    page: Any, selector: str, settle_ms: int = 3_000, timeout_ms: int = 90_000
+) -> int:
+    """Poll the number of elements matching `selector` until it stays the same for
+    `settle_ms` (charts draw after the kernel is idle); returns it."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        count = page.locator(selector).count()
+        if count != last:
+            last, since = count, time.monotonic()
+        elif (time.monotonic() - since) * 1000 >= settle_ms:
+            return count
+        page.wait_for_timeout(250)
+    return last
+
+
+def scroll_notebook(page: Any, on_step: Any, step: float = 0.8) -> int:
+    """Scroll the notebook from the top in steps of `step` viewport heights (JupyterLab
+    scrolls inside `.jp-WindowedPanel-outer`, not the page) and call `on_step(i)` at
+    each stop, the top included; returns the number of stops."""
+    panel = page.locator(".jp-NotebookPanel .jp-WindowedPanel-outer").first
+    panel.evaluate("el => el.scrollTo(0, 0)")
+    stops = 0
+    while True:
+        page.wait_for_timeout(200)
+        on_step(stops)
+        stops += 1
+        # stop once the last cell ends inside the view (below it is only padding)
+        moved = panel.evaluate(
+            f"""el => {{
+                const cells = el.querySelectorAll('.jp-Cell');
+                const last = cells[cells.length - 1];
+                if (last && last.getBoundingClientRect().bottom
+                        <= el.getBoundingClientRect().bottom) return false;
+                const before = el.scrollTop;
+                el.scrollBy(0, el.clientHeight * {step});
+                return el.scrollTop !== before; }}"""
+        )
+        if not moved or stops > 200:
+            return stops
+
+
+def kernel_of(server: LabServer, notebook: str) -> str:
+    """The id of the kernel of the server's session for `notebook` (a path in root_dir)."""
+    status, sessions = server.api("GET", "/api/sessions")
+    assert status == 200, status
+    for session in sessions or []:
+        if session.get("path") == notebook and session.get("kernel"):
+            return session["kernel"]["id"]
+    raise AssertionError(f"no kernel for {notebook}: {sessions}")
+
+
+def run_in_kernel(server: LabServer, notebook: str, code: str, timeout: float = 60.0) -> str:
+    """Run `code` in the live kernel of `notebook` through a second client (its connection
+    file is in the server's runtime dir), without touching the page; returns its stdout.
+
+    The notebook's cells, prompts and history stay as they are: the code is not stored in
+    the kernel's history and JupyterLab ignores replies to requests it did not send.
+    """
+    from jupyter_client import BlockingKernelClient
+
+    path = server.base_dir / "jupyter-runtime" / f"kernel-{kernel_of(server, notebook)}.json"
+    client = BlockingKernelClient(connection_file=str(path))
+    client.load_connection_file()
+    client.start_channels()
+    out: list[str] = []
+
+    def hook(msg: dict) -> None:
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "stream" and content.get("name") == "stdout":
+            out.append(content["text"])
+        elif kind == "error":
+            out.append("\n".join(content.get("traceback", [])))
+
+    try:
+        client.wait_for_ready(timeout=timeout)
+        reply = client.execute_interactive(
+            code, store_history=False, timeout=timeout, output_hook=hook
+        )
+    finally:
+        client.stop_channels()
+    if reply["content"].get("status") != "ok":
+        raise AssertionError(f"code in the kernel of {notebook} failed:\n{''.join(out)}")
+    return "".join(out)

@@ -1,7 +1,11 @@
-"""The labeler in a real JupyterLab + Chromium: clicks, keys, durability, hostile data, re-ranks.
+"""The labeler in a real JupyterLab + Chromium: clicks, keys, durability, hostile data,
+re-ranks, labels from cells under Run All (no stale card), audit items, and saved views
+(a saved notebook, an nbconvert HTML export opened offline: read-only).
 
 Each test opens one notebook of tests/ui/notebooks (copied to a temp root_dir by the
-lab_server fixture), runs all cells and drives the widget like a person would.
+lab_server fixture), runs all cells and drives the widget like a person would. The export
+test needs require.js and @jupyter-widgets/html-manager on disk
+(scripts/fetch-export-runtime.sh, run by `make install-test`).
 """
 
 from __future__ import annotations
@@ -10,6 +14,9 @@ import json
 import os
 import re
 import sqlite3
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -19,6 +26,9 @@ else:
     expect = pytest.importorskip("playwright.sync_api", reason="Python playwright").expect
 
 pytestmark = pytest.mark.ui
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
 
 CARD = ".hitl-card"
 XSS = [
@@ -216,7 +226,7 @@ def walk(page, root, steps: int) -> dict[str, dict]:
 
 def test_hostile_corpus_is_rendered_as_text(ui, lab_page, lab_server):
     page = lab_page
-    records = page._hitl_records
+    records = ui.attach_recorders(page)  # console, page errors and dialogs from now on
     ui.open_and_run(page, lab_server, "hostile.ipynb")
     text_root = ui.cell(page, 1).locator(".hitl-labeler")
     row_root = ui.cell(page, 2).locator(".hitl-labeler")
@@ -247,7 +257,7 @@ def test_hostile_corpus_is_rendered_as_text(ui, lab_page, lab_server):
     assert len(big["text"]) < 100_000  # capped before the wire, not 10 MB in the DOM
     assert texts['<img src=x onerror="window.__pwned=1">'] == "the id itself is hostile"
     ids = text_root.locator(".hitl-queue-item").evaluate_all("els => els.map((e) => e.dataset.id)")
-    assert '<img src=x onerror="window.__pwned=1">' in ids
+    assert '<img src=x onerror="window.__pwned=1">' in [*ids, card_id(text_root)]  # list or card
 
     before_skip = card_id(text_root)
     page.keyboard.press("s")
@@ -310,4 +320,236 @@ def test_rerank_does_not_steal_the_card(ui, lab_page, lab_server):
         assert card_id(root) == looking_at
         order_after = queue_ids.evaluate_all("els => els.map((e) => e.dataset.id)")
         assert order_after != order_before, "the refit did not re-rank anything"
-        assert looking_at in order_after
+        assert looking_at not in order_after  # "Up next" never lists the card itself
+
+
+# --------------------------------------------------- 4. labels from cells: no stale card
+def check_output(text: str) -> dict:
+    match = re.search(r"CHECK (\{.*\})", text)
+    assert match, text
+    return json.loads(match.group(1))
+
+
+def settled_card(page, root, labeled: set[str], timeout_ms: int = 10_000) -> str:
+    """The card's `.hitl-item-id` once it stays the same for a second; it must never be
+    one of `labeled` on the way."""
+    last, stable_since = None, 0.0
+    for _ in range(timeout_ms // 100):
+        shown = root.locator(".hitl-card .hitl-item-id").inner_text(timeout=5_000)
+        assert shown not in labeled, f"the card shows {shown}, which a cell already labeled"
+        if shown != last:
+            last, stable_since = shown, 0.0
+        else:
+            stable_since += 0.1
+            if stable_since >= 1.0:
+                return shown
+        page.wait_for_timeout(100)
+    return last
+
+
+def test_labels_from_cells_and_simulate_never_leave_a_stale_card(ui, lab_page, lab_server):
+    """quickstart.ipynb and teaching.ipynb under Run All: cells label through the API
+    (20 submits; simulate 10 + 30) after the labeler is displayed."""
+    page = lab_page
+    ui.open_and_run(page, lab_server, "journey.ipynb")
+    quick = ui.cell(page, 2).locator(".hitl-labeler")
+    teach = ui.cell(page, 4).locator(".hitl-labeler")
+    check = check_output(ui.cell_output_text(page, 6))
+    assert len(check["quick"]) == 20 and len(check["teach"]) == 40, check
+
+    card = settled_card(page, quick, set(check["quick"]))
+    # once the kernel heard which card is shown, it is a fresh card of the current model
+    expect(quick.locator(".hitl-card .hitl-reason")).not_to_have_text(re.compile("^cold start"))
+    teach_card = settled_card(page, teach, set(check["teach"]))
+    expect(teach.locator(CARD)).to_have_attribute("data-id", teach_card)
+    queued = teach.locator(".hitl-queue-item").evaluate_all("els => els.map((e) => e.dataset.id)")
+    assert teach_card not in queued and not set(queued) & set(check["teach"]), queued
+
+    page.set_viewport_size({"width": 1280, "height": 800})
+    quick.scroll_into_view_if_needed()
+    ui.ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ui.ARTIFACTS / "labeler-after-run-all.png"))
+
+    # the first key press labels the card shown, once
+    focus_widget(quick)
+    page.keyboard.press("1")
+    new_card = expect_new_card(quick, card)
+    expect(quick.locator(".hitl-saved-state")).to_have_text("saved", timeout=15_000)
+    after = check_output(ui.run_cell(page, 6))
+    assert len(after["quick"]) == 21 and card in after["quick"], after["quick"]
+    assert max(after["quick_labels"].values()) == 1, after["quick_labels"]
+    assert max(after["teach_labels"].values()) == 1, after["teach_labels"]
+
+    # "Up next": what follows the card, in the session's queue order, without the card
+    up_next = quick.locator(".hitl-queue-item")
+    expected = [i for i in after["quick_queue"] if i != card_id(quick)]
+    expect(up_next).to_have_count(len(expected), timeout=15_000)
+    ids = up_next.evaluate_all("els => els.map((e) => e.dataset.id)")
+    assert ids == expected and card_id(quick) not in ids, (card_id(quick), ids, expected)
+    assert new_card not in after["quick"]
+
+    # an audit item: Accept is off and says why, on screen and to a screen reader
+    audit_rows = quick.locator(".hitl-queue-item:has(.hitl-audit-badge)")
+    assert audit_rows.count() > 0, "expected an audit item in the window (seeded audit_share)"
+    audit_id = audit_rows.first.get_attribute("data-id")
+    audit_rows.first.click()
+    expect(quick.locator(CARD)).to_have_attribute("data-id", audit_id)
+    accept = quick.locator(".hitl-accept")
+    expect(accept).to_be_disabled()
+    expect(accept).to_have_attribute("title", re.compile("random audit item.*without bias"))
+    expect(accept).to_have_attribute("aria-label", re.compile("random audit item.*without bias"))
+    expect(quick.locator(".hitl-accept-why")).to_be_visible()
+    expect(quick.locator(".hitl-accept-why")).to_have_text(
+        "suggestion withheld: random audit item (checks the model without bias)"
+    )
+    expect(quick.locator(".hitl-card .hitl-suggestion")).to_have_count(0)
+    quick.scroll_into_view_if_needed()
+    page.screenshot(path=str(ui.ARTIFACTS / "labeler-audit-card.png"))
+    page.keyboard.press("Enter")  # does nothing: no suggestion to accept
+    page.wait_for_timeout(300)
+    expect(quick.locator(CARD)).to_have_attribute("data-id", audit_id)
+
+
+# ------------------------------------------- 5. saved notebooks and exports: read-only
+def executed_saved_notebook(tmp_path):
+    """tests/ui/notebooks/saved.ipynb executed headless, widget state stored (as
+    `jupyter nbconvert --execute` and "Save Widget State" do)."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.read(NOTEBOOKS / "saved.ipynb", as_version=4)
+    nbclient.NotebookClient(
+        notebook,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+        store_widget_state=True,
+    ).execute()
+    states = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    saved = [m["state"] for m in states.values() if "items" in m["state"]]
+    assert len(saved) == 1, "one labeler in the saved state"
+    return notebook, saved[0]
+
+
+def assert_read_only(page, root, saved: dict) -> None:
+    """A saved view: says so, shows the item it had, takes no labels, leaves keys alone."""
+    note = root.locator(".hitl-readonly")
+    expect(note).to_be_visible(timeout=30_000)
+    expect(note).to_contain_text("read-only")
+    expect(note).to_contain_text("not connected to a running kernel")
+    first = saved["current"] or saved["items"][0]["id"]
+    expect(root.locator(CARD)).to_have_attribute("data-id", first)
+    expect(root.locator(".hitl-card .hitl-item-id")).to_have_text(first)
+    buttons = root.locator(".hitl-class-btn, .hitl-skip, .hitl-undo, .hitl-accept")
+    assert buttons.count() >= 5
+    for i in range(buttons.count()):
+        expect(buttons.nth(i)).to_be_disabled()
+    root.locator(".hitl-class-btn").first.click(force=True)
+    root.click(position={"x": 3, "y": 3})
+    for key in ("1", "2", "Enter", "s", "z", "ArrowRight"):
+        page.keyboard.press(key)
+    page.wait_for_timeout(300)
+    expect(root.locator(CARD)).to_have_attribute("data-id", first)
+    expect(root.locator(".hitl-saved-state")).to_have_text("")  # never "saving…"
+    expect(root.locator(".hitl-hint")).to_be_hidden()
+
+
+def test_a_saved_notebook_shows_a_read_only_labeler_until_it_runs(
+    ui, lab_page, lab_server, tmp_path
+):
+    page = lab_page
+    notebook, saved = executed_saved_notebook(tmp_path)
+    import nbformat
+    from nbformat.sign import NotebookNotary
+
+    # trusted, as a notebook one ran and saved oneself is (JupyterLab renders widget
+    # outputs of trusted notebooks only; an untrusted one shows their text/plain)
+    data_dir = ui.lab_env(lab_server.base_dir)["JUPYTER_DATA_DIR"]
+    NotebookNotary(data_dir=data_dir).sign(notebook)
+    nbformat.write(notebook, lab_server.root_dir / "saved-executed.ipynb")
+    ui.open_notebook(page, lab_server, "saved-executed.ipynb")  # a kernel, but no comm
+    root = page.locator(".jp-OutputArea-output .hitl-labeler").first
+    expect(root).to_be_visible(timeout=60_000)
+    assert_read_only(page, root, saved)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    root.scroll_into_view_if_needed()
+    ui.ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ui.ARTIFACTS / "labeler-saved-notebook.png"))
+
+    # run it: the new labeler is live and takes labels
+    ui.run_all(page)
+    ui.wait_all_executed(page)
+    live = page.locator(".jp-OutputArea-output .hitl-labeler").first
+    expect(live.locator(".hitl-readonly")).to_be_hidden(timeout=30_000)
+    expect(live.locator(".hitl-class-btn").first).to_be_enabled()
+    before = card_id(live)
+    live.locator(".hitl-class-btn").first.click()
+    expect_new_card(live, before)
+    expect(live.locator(".hitl-saved-state")).to_have_text("saved", timeout=15_000)
+
+
+def export_runtime() -> Path | None:
+    """require.js and @jupyter-widgets/html-manager (scripts/fetch-export-runtime.sh)."""
+    base = REPO / "node_modules" / ".cache" / "hitl-export"
+    ok = (base / "html-manager" / "dist" / "embed-amd.js").is_file()
+    return base if ok and (base / "requirejs" / "require.js").is_file() else None
+
+
+def anywidget_amd() -> Path | None:
+    """anywidget's AMD build (its classic-notebook extension), for the export's loader."""
+    for prefix in (Path(sys.prefix), Path(sys.base_prefix)):
+        path = prefix / "share" / "jupyter" / "nbextensions" / "anywidget" / "index.js"
+        if path.is_file():
+            return path
+    return None
+
+
+def test_an_html_export_shows_a_read_only_labeler_offline(lab_page, tmp_path):
+    """`jupyter nbconvert --to html` of the executed notebook, opened with the network
+    blocked: the CDN scripts of the export are served from local copies."""
+    runtime, amd = export_runtime(), anywidget_amd()
+    if runtime is None or amd is None:
+        reason = "no local export runtime: run `bash scripts/fetch-export-runtime.sh`"
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    nbconvert = pytest.importorskip("nbconvert")
+    notebook, saved = executed_saved_notebook(tmp_path)
+    html, _ = nbconvert.HTMLExporter(template_name="lab").from_notebook_node(notebook)
+    page_url = "http://export.hitl.test/saved.html"
+    served, blocked = [], []
+
+    def handle(route) -> None:
+        url = route.request.url
+        path = urlsplit(url).path
+        if url == page_url:
+            route.fulfill(body=html, content_type="text/html; charset=utf-8")
+            return
+        local = None
+        if "/@jupyter-widgets/html-manager@" in path:
+            local = runtime / "html-manager" / "dist" / path.rsplit("/dist/", 1)[-1]
+        elif path.endswith(("/require.min.js", "/require.js")):
+            local = runtime / "requirejs" / "require.js"
+        elif re.search(r"/anywidget@[^/]*/dist/index(\.js)?$", path):
+            local = amd
+        if local is not None and local.is_file():
+            served.append(path)
+            route.fulfill(path=str(local))
+        else:
+            blocked.append(url)
+            route.abort()
+
+    page = lab_page
+    page.route(re.compile(r"^(https?|wss?)://"), handle)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(page_url, wait_until="domcontentloaded")
+    root = page.locator(".hitl-labeler").first
+    expect(root).to_be_visible(timeout=30_000)
+    assert any("embed-amd.js" in p for p in served), served
+    assert_read_only(page, root, saved)
+    root.scroll_into_view_if_needed()
+    ui_artifacts = REPO / "test-artifacts"
+    ui_artifacts.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ui_artifacts / "labeler-html-export.png"))
+    assert any("/anywidget@" in p for p in served), served
+    # (requirejs first asks the page's own folder for "anywidget.js": refused, harmless)
+    assert not [u for u in blocked if "html-manager" in u or "/anywidget@" in u], blocked

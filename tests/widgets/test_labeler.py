@@ -50,7 +50,10 @@ def make_session(tmp_path, n: int = 60, **kwargs) -> hw.Session:
 
 
 def send(widget: hw.Labeler, **content) -> None:
-    widget._handle_custom_msg(content, [])
+    """A custom message from the browser, through the widget's comm (as the kernel
+    delivers it)."""
+    message = {"content": {"data": {"method": "custom", "content": content}}, "buffers": []}
+    widget.comm.handle_msg(message)
 
 
 def test_labels_reach_the_store_and_are_acknowledged(tmp_path):
@@ -70,6 +73,7 @@ def test_labels_reach_the_store_and_are_acknowledged(tmp_path):
     )
     assert rec.custom("ack") == [{"kind": "ack", "client_id": "c-1", "ok": True}]
     assert s.labels.loc[first, "label"] == "pos"
+    assert w.wait(30)  # the next queue comes from the widget's worker
     event = s.events.iloc[-1]
     assert event["event_id"] == "c-1" and event["time_spent_ms"] == 812.5
     assert first not in [item["id"] for item in w.items]
@@ -92,6 +96,7 @@ def test_many_labels_then_refit_reranks(tmp_path):
             class_index=int(s.data.loc[item, "truth"] == "pos"),
             client_id=f"c{i}",
         )
+        assert w.wait(30)
     s.wait()
     w.refresh()
     assert w.status["model_version"] >= 1
@@ -215,6 +220,7 @@ def test_audit_items_hide_the_suggestion(tmp_path):
     for i in range(8):
         item = w.items[0]["id"]
         send(w, kind="label", id=item, class_index=i % 2, client_id=f"a{i}")
+        assert w.wait(30)
     s.wait()
     w.refresh()
     audits = [item for item in w.items if item["reason"].startswith("random audit")]

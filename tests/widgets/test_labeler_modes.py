@@ -19,7 +19,10 @@ def pool(n: int = 300) -> pd.DataFrame:
 
 
 def send(widget: hw.Labeler, **content) -> None:
-    widget._handle_custom_msg(content, [])
+    """A custom message from the browser, through the widget's comm (as the kernel
+    delivers it)."""
+    message = {"content": {"data": {"method": "custom", "content": content}}, "buffers": []}
+    widget.comm.handle_msg(message)
 
 
 def silence(widget: hw.Labeler) -> None:
@@ -60,10 +63,12 @@ def test_adjudication_mode_resolves_with_the_reviewers_label(tmp_path):
     assert {item["id"] for item in w.items} == {str(i) for i in items}
     assert "ana → pos" in w.items[0]["reason"] and "bo → neg" in w.items[0]["reason"]
     send(w, kind="label", id=w.items[0]["id"], class_index=1, client_id="r1")
+    assert w.wait(30)
     resolved = rev.events.iloc[-1]
     assert resolved["action"] == "resolve" and resolved["annotator"] == "rev"
     assert len(w.items) == 1
     send(w, kind="skip", id=w.items[0]["id"], client_id="r2")  # not now: dismissed here only
+    assert w.wait(30)
     assert w.items == [] and len(rev.adjudication_queue()) == 1
 
 
@@ -89,6 +94,7 @@ def test_review_mode_shows_likely_errors_and_records_corrections(tmp_path):
         class_index=CLASSES.index(data.loc[first, "truth"]),
         client_id="fix1",
     )
+    assert w.wait(60)
     assert s.labels.loc[first, "label"] == data.loc[first, "truth"]
     assert first not in [int(item["id"]) for item in w.items]
     actions = s.events["action"].tolist()

@@ -1,90 +1,133 @@
-"""What every chart shares: inline JSON-safe data, titles that name the sample, facets.
+"""What every chart shares: named datasets, JSON-safe rows, titles, widths, empty notes.
 
-Data goes in as `alt.Data(values=...)` built here rather than as a DataFrame: Altair's
-DataFrame path refuses tables over 5,000 rows (the accuracy table grows with labels), and
-building the records ourselves makes "the chart draws exactly this table" checkable.
+A chart is two things kept apart on purpose: a spec that reads *named* datasets
+(`alt.NamedData`), built and validated once, and the rows of those datasets, rebuilt on
+every redraw without touching Altair (its schema validation costs far more than the
+numbers). `with_datasets` joins them into one complete chart for `hw.show`, saved
+outputs and tests; the dashboard sends the rows alone, and only those that changed.
+
+Rows are bounded whatever the pool size: they are aggregates, long curves are thinned to
+`MAX_POINTS`, and floats are rounded to `DIGITS` places.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+import textwrap
+from collections.abc import Iterable
+from typing import Any, TypeVar, cast
 
 import altair as alt
 import numpy as np
 import pandas as pd
 
-from ..core.metrics import SMALL_GROUP
+Rows = list[dict[str, Any]]
+Datasets = dict[str, Rows]
+C = TypeVar("C", bound=alt.TopLevelMixin)
 
-WIDTH = 300
-ROW_STEP = 18  # pixels per subgroup bar
-EMPTY_COLOR = "#777777"
+WIDTH = 300  # the drawing width when there is no container to fit (a saved SVG)
+ROW_STEP = 20  # pixels per subgroup bar
+MAX_POINTS = 80  # points per curve sent to the browser
+DIGITS = 4
+NOTE_WIDTH = 40  # characters per line of an empty-state note
 ACCENT = "#4c78a8"
 WARN = "#e45756"
 MUTED = "#c7c7c7"
-SMALL_NOTE = f"n < {SMALL_GROUP}: not ranked (grey)"
+INK = "#333333"
+SOFT_INK = "#555555"
 PERCENT = ".0%"
 
 
-def records(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """The table's rows as plain JSON values (NaN/inf -> None, numpy scalars -> Python)."""
+def records(table: pd.DataFrame, columns: Iterable[str] | None = None) -> Rows:
+    """The table's rows as plain JSON values (NaN/inf -> None, numpy -> Python, rounded)."""
+    if columns is not None:
+        table = table[[c for c in columns if c in table.columns]]
     return [{str(k): _plain(v) for k, v in row.items()} for row in table.to_dict("records")]
 
 
 def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
+    if isinstance(value, float):
+        return round(value, DIGITS) if math.isfinite(value) else None
+    if value is None or value is pd.NA or value is pd.NaT:
         return None
-    if value is pd.NA or value is pd.NaT or value is None:
-        return None
-    if isinstance(value, (bool, int, float, str)):
+    if isinstance(value, (bool, int, str)):
         return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
     return str(value)
 
 
-def inline(table: pd.DataFrame) -> alt.Data:
-    """Aggregated table -> inline data (never raw pool rows: the payload must not grow)."""
-    return alt.Data(values=records(table))
+def thin(table: pd.DataFrame, by: str | None = None, limit: int = MAX_POINTS) -> pd.DataFrame:
+    """At most `limit` evenly spread rows (per `by` group), always keeping the last one."""
+    groups = [g for _, g in table.groupby(by, sort=False)] if by and len(table) else [table]
+    kept = []
+    for group in groups:
+        if len(group) > limit:
+            picks = np.unique(np.linspace(0, len(group) - 1, limit).round().astype(int))
+            group = group.iloc[picks]
+        kept.append(group)
+    return pd.concat(kept) if kept else table
 
 
-def title(text: str, *subtitle: str) -> alt.TitleParams:
-    return alt.TitleParams(
-        text=text, subtitle=list(subtitle), anchor="start", subtitleColor="#555555"
-    )
+def note_rows(text: str | None) -> Rows:
+    """The rows of an empty-state note: none when the chart has data to show."""
+    if not text:
+        return []
+    return [{"text": "\n".join(textwrap.wrap(text, NOTE_WIDTH))}]
 
 
-def empty_title(what: str, why: str, *details: str) -> alt.TitleParams:
-    """An honest 'nothing yet' title: the chart renders and says what it is waiting for."""
-    return title(f"no {what} yet: {why}", *details)
-
-
-def by_column(layer: alt.LayerChart, data: alt.Data, heading: alt.TitleParams) -> alt.FacetChart:
-    """One row of bars per subgroup column, each with its own subgroups on the y axis."""
+def note_layer(dataset: str) -> alt.Chart:
+    """Draws the note (if any) at the top left of the plot: says what is really missing."""
     return (
-        layer.facet(
-            row=alt.Row("column:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
-            data=data,
-        )
-        .resolve_scale(y="independent")
-        .properties(title=heading)
+        alt.Chart(alt.NamedData(dataset))
+        .mark_text(align="left", baseline="top", lineBreak="\n", fontSize=12, color=SOFT_INK)
+        .encode(text="text:N", x=alt.value(6), y=alt.value(6))
     )
 
 
-def subgroup_bars(
-    table: pd.DataFrame,
-    x: alt.X,
-    tooltip: list,
-    heading: alt.TitleParams,
-    empty: alt.TitleParams,
-) -> alt.FacetChart | alt.Chart:
-    """Plain bars per subgroup, one facet row per subgroup column (or an empty chart)."""
-    if table.empty:
-        return alt.Chart(inline(table)).mark_bar().properties(title=empty)
-    bars = (
-        alt.Chart()
-        .mark_bar(color=ACCENT)
-        .encode(x=x, y=alt.Y("subgroup:N", title=None), tooltip=tooltip)
+def title(text: str, *subtitle: str, **extra: Any) -> alt.TitleParams:
+    return alt.TitleParams(
+        text=text,
+        subtitle=list(subtitle) or alt.Undefined,
+        anchor="start",
+        subtitleColor=SOFT_INK,
+        **extra,
     )
-    layer = alt.layer(bars).properties(width=WIDTH, height=alt.Step(ROW_STEP))
-    return by_column(layer, inline(table), heading)
+
+
+def count_axis(name: str) -> alt.Axis:
+    """An axis of counts: whole numbers only (no 5.5 labels)."""
+    return alt.Axis(title=name, format="d", tickMinStep=1)
+
+
+def fitted(
+    chart: C,
+    heading: tuple[str, str],
+    caption: str,
+    height: Any = None,
+    select: list[str] | None = None,
+) -> C:
+    """A dashboard chart: fills the width of whatever holds it (the dashboard measures
+    and resizes); a title and one short subtitle line that fit 300 pixels.
+
+    `caption` says what the chart estimates and on what sample; it travels in
+    `usermeta` and the dashboard prints it under the chart, where text can wrap.
+    `select`: the fields a click on a mark reports to the dashboard.
+    """
+    meta: dict[str, Any] = {"caption": caption}
+    if select:
+        meta["select"] = select
+    chart = chart.properties(
+        title=title(*heading, subtitleFontSize=11),
+        width="container",
+        autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
+        usermeta=meta,
+    )
+    return chart if height is None else cast(C, chart.properties(height=height))
+
+
+def with_datasets(chart: C, datasets: Datasets) -> C:
+    """A complete chart: the spec plus the rows of its named datasets."""
+    return cast(C, chart.properties(datasets=datasets))

@@ -1,59 +1,93 @@
 """Model accuracy vs number of labels, one line and band per source of evidence.
 
-The sources differ in honesty, and the chart says so: held-out truth and the random
-audit items are unbiased samples; cross-validation on the labeled items is biased,
-because uncertainty sampling chose those items as hard. Colours are fixed per source so
-the legend does not reshuffle between redraws.
+The sources differ in honesty, and the chart says so in its legend: held-out truth and
+the random audit items are unbiased samples of the pool; cross-validation on the
+labeled items is biased, because uncertainty sampling chose those items as hard. The
+colour and dash of a row are looked up from its source inside the spec (a data-driven
+scale range), so the legend lists only the sources drawn and a source keeps its colour
+whichever others are present.
 """
 
 from __future__ import annotations
 
+import json
+
 import altair as alt
 import pandas as pd
 
-from ..core.metrics import SOURCE_AUDIT, SOURCE_BASELINE, SOURCE_CV, SOURCE_TRUTH
-from ._style import WIDTH, empty_title, inline, title
-
-SOURCES = [SOURCE_TRUTH, SOURCE_AUDIT, SOURCE_CV, SOURCE_BASELINE]
-SOURCE_COLORS = ["#4c78a8", "#54a24b", "#f58518", "#9d9d9d"]
-SOURCE_DASHES = [[1, 0], [1, 0], [6, 3], [2, 2]]
-COLUMNS = ["source", "n_labels", "estimate", "low", "high", "n", "sample"]
-TITLE = "Model accuracy vs labels"
-SUBTITLE = (
-    "held-out truth and random audit: unbiased samples of the pool",
-    "cross-validated on labels: biased, the query strategy chose those items as hard",
-    "bands: 95% Wilson intervals (baseline band: range over random draws)",
-)
-EMPTY_WHY = "needs a fitted model and some evidence"
-EMPTY_DETAILS = (
-    "a truth column, labels on random audit items,",
-    "or two labels per class (for cross-validation)",
+from ._style import (
+    PERCENT,
+    Datasets,
+    count_axis,
+    fitted,
+    note_layer,
+    note_rows,
+    records,
+    thin,
+    with_datasets,
 )
 
+DASHES = {"solid": [1, 0], "dashed": [6, 3], "dotted": [2, 2]}
+# source (as the core names it, matched by how it starts, so a reworded source keeps its
+# style) -> the short key the rows carry, its legend label, colour and dash. The spec
+# maps keys to the rest; an unknown source travels under its own name, drawn grey.
+STYLES = [
+    ("held-out truth", "truth", "held-out truth (unbiased)", "#4c78a8", "solid"),
+    ("random audit", "audit", "random audit (unbiased)", "#54a24b", "solid"),
+    ("cross-validated", "cv", "cross-validated on labels (biased)", "#f58518", "dashed"),
+    ("random-sampling baseline", "baseline", "random-sampling baseline", "#9d9d9d", "dotted"),
+]
+COLUMNS = ["key", "n_labels", "estimate", "low", "high", "n"]
+EMPTY = (
+    "no accuracy estimate yet: needs a fitted model plus a truth column, "
+    "random audit labels, or two labels per class"
+)
 
-def accuracy_chart(accuracy: pd.DataFrame, baseline: pd.DataFrame | None = None) -> alt.LayerChart:
-    """Draw `metrics.accuracy_estimates` (and `metrics.random_baseline`) as lines + bands."""
+
+def _key(source: str) -> str:
+    return next((key for prefix, key, *_ in STYLES if source.startswith(prefix)), source)
+
+
+def _lookup(values: dict[str, object], default: str) -> str:
+    """A vega expression: the value for this row's source key (`default`: an expression)."""
+    return f"({json.dumps(values)})[datum.key] || {default}"
+
+
+def accuracy_data(accuracy: pd.DataFrame, baseline: pd.DataFrame | None = None) -> Datasets:
+    """Rows of `metrics.accuracy` (and the random baseline), thinned per source."""
     tables = [t for t in (accuracy, baseline) if t is not None and len(t)]
-    table = pd.concat([t[COLUMNS] for t in tables], ignore_index=True) if tables else None
-    if table is None:
-        table = pd.DataFrame(columns=COLUMNS)
+    if not tables:
+        return {"accuracy": [], "accuracy_note": note_rows(EMPTY)}
+    table = thin(pd.concat(tables, ignore_index=True), by="source")
+    table = table.assign(key=[_key(str(s)) for s in table["source"]])
+    return {"accuracy": records(table, COLUMNS), "accuracy_note": []}
+
+
+def accuracy_spec() -> alt.LayerChart:
     source = alt.Color(
         "source:N",
-        scale=alt.Scale(domain=SOURCES, range=SOURCE_COLORS),
-        legend=alt.Legend(title=None, orient="bottom", direction="vertical", labelLimit=400),
+        scale=alt.Scale(range=alt.FieldRange("color")),
+        # a legend without a title grows to an infinite height when empty (vega 6)
+        legend=alt.Legend(
+            title="estimated from",
+            orient="bottom",
+            direction="vertical",
+            symbolType="stroke",
+            symbolOpacity=1,
+            symbolStrokeWidth=2,
+        ),
     )
     dash = alt.StrokeDash(
-        "source:N", scale=alt.Scale(domain=SOURCES, range=SOURCE_DASHES), legend=None
+        "dash:N", scale=alt.Scale(domain=list(DASHES), range=list(DASHES.values())), legend=None
     )
-    x = alt.X("n_labels:Q", title="labels")
+    x = alt.X("n_labels:Q", axis=count_axis("labels"))
     tooltip = [
         alt.Tooltip("source:N"),
         alt.Tooltip("n_labels:Q", title="labels"),
-        alt.Tooltip("estimate:Q", format=".3f"),
-        alt.Tooltip("low:Q", format=".3f"),
-        alt.Tooltip("high:Q", format=".3f"),
-        alt.Tooltip("n:Q", title="n (evaluated)"),
-        alt.Tooltip("sample:N"),
+        alt.Tooltip("estimate:Q", format=".1%", title="accuracy"),
+        alt.Tooltip("low:Q", format=".1%", title="95% low"),
+        alt.Tooltip("high:Q", format=".1%", title="95% high"),
+        alt.Tooltip("n:Q", title="items evaluated"),
     ]
     band = (
         alt.Chart()
@@ -62,20 +96,40 @@ def accuracy_chart(accuracy: pd.DataFrame, baseline: pd.DataFrame | None = None)
     )
     line = (
         alt.Chart()
-        .mark_line(point=True)
+        .mark_line(point=alt.OverlayMarkDef(size=12))
         .encode(
             x=x,
-            y=alt.Y("estimate:Q", title="accuracy", scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y(
+                "estimate:Q",
+                title="accuracy",
+                scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format=PERCENT),
+            ),
             color=source,
             strokeDash=dash,
             tooltip=tooltip,
         )
     )
-    heading = (
-        title(TITLE, *SUBTITLE)
-        if len(table)
-        else empty_title("accuracy estimate", EMPTY_WHY, *EMPTY_DETAILS)
+    return fitted(
+        alt.LayerChart(
+            layer=[
+                alt.layer(band, line, data=alt.NamedData("accuracy")).transform_calculate(
+                    source=_lookup({key: label for _, key, label, *_ in STYLES}, "datum.key"),
+                    color=_lookup({key: color for _, key, _, color, _ in STYLES}, "'#7f7f7f'"),
+                    dash=_lookup({key: dash for _, key, *_, dash in STYLES}, "'dotted'"),
+                ),
+                note_layer("accuracy_note"),
+            ]
+        ),
+        ("Accuracy vs labels", "bands: 95% intervals"),
+        "Held-out truth and random audit labels are unbiased samples of the pool. "
+        "Cross-validation on the labeled items is biased: the query strategy picked them "
+        "because they are hard. The random-sampling baseline (band: range over random "
+        "draws) is what labeling at random would reach.",
+        height=200,
     )
-    return alt.layer(band, line, data=inline(table)).properties(
-        title=heading, width=WIDTH, height=200
-    )
+
+
+def accuracy_chart(accuracy: pd.DataFrame, baseline: pd.DataFrame | None = None) -> alt.LayerChart:
+    """Draw `metrics.accuracy` (and `metrics.random_baseline`) as lines and bands."""
+    return with_datasets(accuracy_spec(), accuracy_data(accuracy, baseline))

@@ -1,157 +1,103 @@
-"""Rates per subgroup with Wilson intervals: model-vs-human disagreement, model accuracy.
+"""Rates per subgroup with 95% Wilson intervals: model vs person, person vs person, accuracy.
 
-A slice audit has to show how sure it is: every bar carries its 95% Wilson interval and
-its n, and groups under `SMALL_GROUP` items are greyed and sorted last ("not ranked"):
-their rate is too noisy to compare. Clicking a disagreement bar selects the slice (the
-point selection named "subgroup"); the dashboard turns that into `Session.focus`.
+A slice audit has to show how sure it is: every bar carries its interval and its n, and
+groups the core flags as small are grey and ranked last: their rate is too noisy to
+compare. A click on a disagreement bar reports its (column, subgroup) to the dashboard,
+which focuses the session (and so the labeler) on that slice; the focused slice stays
+bright, the others dim.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import altair as alt
 import pandas as pd
 
-from ..core.metrics import SOURCE_AUDIT, SOURCE_TRUTH
-from ._style import (
-    ACCENT,
-    MUTED,
-    PERCENT,
-    ROW_STEP,
-    SMALL_NOTE,
-    WARN,
-    WIDTH,
-    by_column,
-    empty_title,
-    inline,
-    title,
-)
+from ._slices import RATE_COLUMNS, SELECT_FIELDS, rate_bars, slice_rows, slices_note
+from ._style import ACCENT, WARN, Datasets, fitted, note_rows, with_datasets
 
-SELECTION = "subgroup"  # the point selection the dashboard listens to
-SELECTION_FIELDS = ["column", "subgroup"]
-SOURCE_NOTES = {
-    SOURCE_TRUTH: "held-out truth: the current model on every unlabeled item with a truth value",
-    SOURCE_AUDIT: "random audit: labels of uniformly random items vs the model before the label",
-}
+DISAGREEMENT_EMPTY = (
+    "no labeled item has a model prediction yet: a label counts once a model existed"
+)
+ACCURACY_EMPTY = "no estimate yet: needs a fitted model plus a truth column or random audit labels"
+ANNOTATORS_EMPTY = "no item has two opinions yet: Session(overlap=2) asks two annotators per item"
+
+
+def _rates(
+    name: str,
+    table: pd.DataFrame,
+    empty: str,
+    has_subgroups: bool,
+    focused: dict[str, str] | None = None,
+    extra: tuple[str, ...] = (),
+) -> Datasets:
+    rows, dropped = slice_rows(table, [*RATE_COLUMNS, *extra], rank="rate", focused=focused)
+    note = slices_note(empty, has_subgroups, dropped, bool(rows))
+    return {name: rows, f"{name}_note": note_rows(note)}
+
+
+def disagreement_data(
+    table: pd.DataFrame, focused: dict[str, str] | None = None, has_subgroups: bool = True
+) -> Datasets:
+    """Rows of `metrics.disagreement_by_subgroup`; slices other than `focused` dimmed."""
+    return _rates("disagreement", table, DISAGREEMENT_EMPTY, has_subgroups, focused)
+
+
+def disagreement_spec() -> alt.LayerChart:
+    return fitted(
+        rate_bars("disagreement", "disagreement rate", WARN, clickable=True),
+        ("Disagreement by subgroup", "model vs person; click a bar to label that slice"),
+        "Share of labeled items where the model's prediction, made before the person "
+        "labeled the item, differed from the label. Lines: 95% Wilson intervals; grey "
+        "bars: too few items to rank.",
+        select=SELECT_FIELDS,
+    )
 
 
 def disagreement_chart(
-    table: pd.DataFrame, selected: tuple[str, str] | None = None
-) -> alt.FacetChart:
-    """Draw `metrics.disagreement_by_subgroup`; `selected` = (column, subgroup) shown selected.
-
-    The selection's initial value is the session's current focus, so a redraw after a
-    refit keeps the clicked bar highlighted instead of silently dropping it.
-    """
-    init: Any = [dict(zip(SELECTION_FIELDS, selected, strict=True))] if selected else alt.Undefined
-    selection = alt.selection_point(name=SELECTION, fields=SELECTION_FIELDS, value=init)
-    heading = (
-        title(
-            "Model vs human disagreement by subgroup",
-            "share of labeled items where the model's prediction (made before the label)",
-            "differed from the human's label; lines: 95% Wilson interval",
-            f"{SMALL_NOTE}; click a bar to label only that slice",
-        )
-        if len(table)
-        else empty_title(
-            "disagreement",
-            "needs subgroups and labels given after the first fit",
-            "pass subgroups=[...] to the Session; only labels made while a model existed count",
-        )
-    )
-    return rate_bars(table, "disagreement rate", WARN, heading, selection)
+    table: pd.DataFrame, focused: dict[str, str] | None = None, has_subgroups: bool = True
+) -> alt.LayerChart:
+    """Draw `metrics.disagreement_by_subgroup` (the focused slice highlighted)."""
+    return with_datasets(disagreement_spec(), disagreement_data(table, focused, has_subgroups))
 
 
-def annotator_disagreement_chart(table: pd.DataFrame) -> alt.FacetChart:
-    """Draw `metrics.annotator_disagreement_by_subgroup`: people disagreeing with people."""
-    heading = (
-        title(
-            "Annotator vs annotator disagreement by subgroup",
-            "share of items with 2+ opinions whose opinions differ; lines: 95% Wilson interval",
-            SMALL_NOTE,
-        )
-        if len(table)
-        else empty_title(
-            "annotator disagreement",
-            "needs items labeled by two or more annotators",
-            "pass overlap=2 (or more) to each annotator's Session",
-        )
-    )
-    return rate_bars(table, "annotator disagreement", WARN, heading)
+def accuracy_by_subgroup_data(table: pd.DataFrame, has_subgroups: bool = True) -> Datasets:
+    """Rows of `metrics.accuracy_by_subgroup` (each says its source in the tooltip)."""
+    return _rates("accuracy_by_subgroup", table, ACCURACY_EMPTY, has_subgroups, extra=("source",))
 
 
-def accuracy_by_subgroup_chart(table: pd.DataFrame) -> alt.FacetChart:
-    """Draw `metrics.accuracy_by_subgroup`; its `source` column goes into the subtitle."""
-    sources = sorted(set(table["source"])) if "source" in table.columns else []
-    notes = [SOURCE_NOTES.get(s, f"source: {s}") for s in sources]
-    heading = (
-        title(
-            "Model accuracy by subgroup",
-            *notes,
-            f"lines: 95% Wilson interval; {SMALL_NOTE}",
-        )
-        if len(table)
-        else empty_title(
-            "accuracy by subgroup",
-            "needs subgroups and a fitted model",
-            "plus a truth column, or labels on random audit items",
-        )
+def accuracy_by_subgroup_spec() -> alt.LayerChart:
+    return fitted(
+        rate_bars("accuracy_by_subgroup", "accuracy", ACCENT, tooltip=[alt.Tooltip("source:N")]),
+        ("Accuracy by subgroup", "95% intervals; grey: too few to rank"),
+        "With a truth column: the current model on every unlabeled item that has a truth "
+        "value. Without one: random audit labels against the model's prediction made "
+        "before each label. Both are unbiased samples of the slice.",
     )
-    return rate_bars(table, "accuracy", ACCENT, heading)
 
 
-def rate_bars(
-    table: pd.DataFrame,
-    rate_title: str,
-    color: str,
-    heading: alt.TitleParams,
-    selection: alt.Parameter | None = None,
-) -> alt.FacetChart:
-    """Bars of `rate` with low..high rules and an n label, one facet row per column."""
-    y = alt.Y(
-        "subgroup:N",
-        title=None,
-        sort=alt.EncodingSortField(field="rank", op="max", order="descending"),
+def accuracy_by_subgroup_chart(table: pd.DataFrame, has_subgroups: bool = True) -> alt.LayerChart:
+    """Draw `metrics.accuracy_by_subgroup`."""
+    return with_datasets(
+        accuracy_by_subgroup_spec(), accuracy_by_subgroup_data(table, has_subgroups)
     )
-    tooltip = [
-        alt.Tooltip("column:N"),
-        alt.Tooltip("subgroup:N"),
-        alt.Tooltip("n:Q"),
-        alt.Tooltip("successes:Q"),
-        alt.Tooltip("rate:Q", format=".3f"),
-        alt.Tooltip("low:Q", format=".3f"),
-        alt.Tooltip("high:Q", format=".3f"),
-        alt.Tooltip("small:N", title="n < 10 (not ranked)"),
-    ]
-    bars = (
-        alt.Chart()
-        .mark_bar(cursor="pointer" if selection is not None else alt.Undefined)
-        .encode(
-            x=alt.X(
-                "rate:Q",
-                title=rate_title,
-                scale=alt.Scale(domain=[0, 1]),
-                axis=alt.Axis(format=PERCENT),
-            ),
-            y=y,
-            color=alt.condition("datum.small", alt.value(MUTED), alt.value(color)),
-            tooltip=tooltip,
-        )
+
+
+def annotator_disagreement_data(table: pd.DataFrame, has_subgroups: bool = True) -> Datasets:
+    """Rows of `metrics.annotator_disagreement_by_subgroup`: people disagreeing with people."""
+    return _rates("annotator_disagreement", table, ANNOTATORS_EMPTY, has_subgroups)
+
+
+def annotator_disagreement_spec() -> alt.LayerChart:
+    return fitted(
+        rate_bars("annotator_disagreement", "annotator disagreement", WARN),
+        ("Annotator disagreement by subgroup", "items with 2+ opinions that differ"),
+        "Share of the items labeled by two or more people whose labels differ. Lines: "
+        "95% Wilson intervals; grey bars: too few items to rank.",
     )
-    if selection is not None:
-        bars = bars.add_params(selection).encode(
-            opacity=alt.condition(selection, alt.value(1.0), alt.value(0.35))
-        )
-    interval = alt.Chart().mark_rule(color="#333333").encode(x="low:Q", x2="high:Q", y=y)
-    counts = (
-        alt.Chart()
-        .mark_text(align="left", dx=4, fontSize=10, color="#555555")
-        .encode(x="high:Q", y=y, text=alt.Text("n_text:N"))
+
+
+def annotator_disagreement_chart(table: pd.DataFrame, has_subgroups: bool = True) -> alt.LayerChart:
+    """Draw `metrics.annotator_disagreement_by_subgroup`."""
+    return with_datasets(
+        annotator_disagreement_spec(), annotator_disagreement_data(table, has_subgroups)
     )
-    layer = (
-        alt.layer(bars, interval, counts)
-        .transform_calculate(rank="datum.small ? -1 : datum.rate", n_text="'n=' + datum.n")
-        .properties(width=WIDTH, height=alt.Step(ROW_STEP))
-    )
-    return by_column(layer, inline(table), heading)

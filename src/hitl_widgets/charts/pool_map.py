@@ -13,7 +13,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from ._style import WIDTH, inline, title
+from ._style import MUTED, WIDTH, records, title, with_datasets
 
 if TYPE_CHECKING:
     from ..core.session import Session
@@ -24,30 +24,31 @@ MAX_POINTS = 1500
 def pool_map_table(
     session: Session, x: str, y: str, next_k: int = 5, max_points: int = MAX_POINTS
 ) -> pd.DataFrame:
-    """The rows the map draws: x, y, state (unlabeled / labeled / next), score."""
+    """The rows the map draws: x, y, state (unlabeled / labeled / next query), label, score.
+
+    Reads one `Session.snapshot()` (the pool, what is decided, the fit's score per row),
+    `Session.labels` and `Session.queue(next_k)`: the Session has no per-item score
+    table of its own, and `queue(len(pool))` is far too slow for a map.
+    """
+    snap = session.snapshot()
+    data = snap.data
     for column in (x, y):
-        if column not in session.data.columns:
+        if column not in data.columns:
             raise ValueError(f"pool map column {column!r} is not in the pool")
-    n = len(session.pool)
     rng = np.random.default_rng(0)
-    sample = rng.choice(n, size=min(n, max_points), replace=False)
-    labeled = np.flatnonzero(session._labeled)
-    queued = session.pool.positions(list(session.queue(next_k).index))
-    positions = np.unique(np.concatenate([sample, labeled, queued]))
-    fit = session._fit
-    state = np.where(session._labeled[positions], "labeled", "unlabeled").astype(object)
+    sample = rng.choice(len(data), size=min(len(data), max_points), replace=False)
+    queued = data.index.get_indexer(session.queue(next_k).index)
+    positions = np.unique(np.concatenate([sample, np.flatnonzero(snap.decided), queued]))
+    state = np.where(snap.decided[positions], "labeled", "unlabeled").astype(object)
     state[np.isin(positions, queued)] = "next query"
-    label = np.full(len(positions), "", dtype=object)
-    current = {e.item_id: e.label for e in session.current_label_events()}
-    for i, position in enumerate(positions):
-        label[i] = current.get(str(session.pool.ids[position]), "")
+    ids = data.index[positions]
     return pd.DataFrame(
         {
-            "x": session.data[x].to_numpy()[positions],
-            "y": session.data[y].to_numpy()[positions],
+            "x": data[x].to_numpy()[positions],
+            "y": data[y].to_numpy()[positions],
             "state": state,
-            "label": label,
-            "score": fit.pool.scores[positions] if fit is not None else np.nan,
+            "label": session.labels["label"].reindex(ids).fillna("").astype(str).to_numpy(),
+            "score": snap.fit.pool.scores[positions] if snap.fit is not None else np.nan,
         }
     )
 
@@ -59,7 +60,7 @@ def pool_map_chart(table: pd.DataFrame, x: str, y: str, n_pool: int) -> alt.Laye
         f"{shown} of the unlabeled items drawn at random (pool: {n_pool}); "
         "every labeled item and the next queries are shown; darker = less sure",
     )
-    base = alt.Chart(inline(table)).encode(
+    base = alt.Chart(alt.NamedData("pool_map")).encode(
         x=alt.X("x:Q", title=x, scale=alt.Scale(zero=False)),
         y=alt.Y("y:Q", title=y, scale=alt.Scale(zero=False)),
     )
@@ -67,7 +68,11 @@ def pool_map_chart(table: pd.DataFrame, x: str, y: str, n_pool: int) -> alt.Laye
         base.transform_filter("datum.state == 'unlabeled'")
         .mark_circle(size=18)
         .encode(
-            color=alt.Color("score:Q", title="uncertainty", scale=alt.Scale(scheme="purples")),
+            color=alt.condition(
+                "isValid(datum.score)",
+                alt.Color("score:Q", title="uncertainty", scale=alt.Scale(scheme="purples")),
+                alt.value(MUTED),
+            ),
             tooltip=[alt.Tooltip("score:Q", format=".3f")],
         )
     )
@@ -85,4 +90,5 @@ def pool_map_chart(table: pd.DataFrame, x: str, y: str, n_pool: int) -> alt.Laye
         .mark_point(size=160, shape="diamond", strokeWidth=2, color="#e45756")
         .encode(tooltip=[alt.Tooltip("score:Q", format=".3f")])
     )
-    return alt.layer(pool, labeled, nxt).properties(width=WIDTH, height=WIDTH, title=heading)
+    chart = alt.layer(pool, labeled, nxt).properties(width=WIDTH, height=WIDTH, title=heading)
+    return with_datasets(chart, {"pool_map": records(table)})

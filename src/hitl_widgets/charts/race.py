@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from ._style import WIDTH, empty_title, inline, title
+from ._style import WIDTH, records, title, with_datasets
 
 
 def race_chart(summary: pd.DataFrame, auc: pd.DataFrame | None = None) -> alt.LayerChart:
@@ -26,9 +26,9 @@ def race_chart(summary: pd.DataFrame, auc: pd.DataFrame | None = None) -> alt.La
         *([ranking] if ranking else []),
     )
     if summary.empty:
-        heading = empty_title("race", "run core.race.race() first")
-    base = alt.Chart(inline(summary)).encode(
-        x=alt.X("n_labels:Q", title="labels"),
+        heading = title("no race yet: run core.race.race() first")
+    base = alt.Chart(alt.NamedData("race")).encode(
+        x=alt.X("n_labels:Q", title="labels", axis=alt.Axis(format="d", tickMinStep=1)),
         color=alt.Color("strategy:N", title="strategy"),
     )
     band = base.mark_area(opacity=0.2).encode(y="low:Q", y2="high:Q")
@@ -43,4 +43,5 @@ def race_chart(summary: pd.DataFrame, auc: pd.DataFrame | None = None) -> alt.La
             "repeats:Q",
         ],
     )
-    return alt.layer(band, line).properties(width=WIDTH, height=220, title=heading)
+    chart = alt.layer(band, line).properties(width=WIDTH, height=220, title=heading)
+    return with_datasets(chart, {"race": records(summary)})

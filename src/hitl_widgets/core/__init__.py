@@ -1,9 +1,19 @@
-"""The core: sessions, pools, strategies, stores. No widget or chart imports here."""
+"""The core: sessions, pools, strategies, stores, analyses. No widget or chart imports here."""
 
+from .analysis.routing import RoutingPolicy
 from .events import LabelEvent
 from .pool import Pool, PoolError, build_pool
 from .session import Session, SessionStatus
-from .store import LabelStore, SQLiteStore, StoreError, StoreMismatchError, open_store
+from .snapshot import Snapshot
+from .store import (
+    LabelStore,
+    SQLiteStore,
+    StoreCorruptError,
+    StoreError,
+    StoreMismatchError,
+    StoreVanishedError,
+    open_store,
+)
 from .strategies import (
     EntropySampling,
     LeastConfidence,
@@ -24,11 +34,15 @@ __all__ = [
     "ProbabilityStrategy",
     "QueryStrategy",
     "RandomSampling",
+    "RoutingPolicy",
     "SQLiteStore",
     "Session",
     "SessionStatus",
+    "Snapshot",
+    "StoreCorruptError",
     "StoreError",
     "StoreMismatchError",
+    "StoreVanishedError",
     "build_pool",
     "open_store",
 ]

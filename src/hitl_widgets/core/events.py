@@ -8,12 +8,12 @@ the surviving events say. That keeps a full audit trail and makes replays exact.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 Action = Literal["label", "skip", "undo", "resolve"]
 ACTIONS: tuple[str, ...] = ("label", "skip", "undo", "resolve")
 
@@ -41,6 +41,8 @@ class LabelEvent:
     time_spent_ms: float | None = None
     audit: bool = False  # picked uniformly at random: an unbiased check of the model
     basis: str | None = None  # for "resolve": the opinion event ids it decided between
+    selection_probability: float | None = None  # how likely the queue was to pick the item
+    query_policy: str | None = None  # the policy that set that probability
     schema_version: int = SCHEMA_VERSION
 
     def as_row(self) -> dict[str, Any]:
@@ -63,18 +65,28 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
-def check_text(value: str, what: str) -> str:
-    """Reject strings the store could not encode (lone surrogates), before anything is saved."""
-    if not isinstance(value, str):
-        raise TypeError(f"{what} must be a string, got {type(value).__name__}")
+def text_problem(value: str) -> str | None:
+    """What makes a string unstorable, or None: the one text check of the package.
+
+    Every store encodes text as UTF-8, and PostgreSQL refuses NUL characters, so a lone
+    surrogate or a NUL must be refused before anything is acknowledged, not by the driver.
+    """
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ValueError(
-            f"{what} {value[:40]!r} cannot be encoded as UTF-8 ({exc.reason}); nothing was saved"
-        ) from None
+        return f"cannot be encoded as UTF-8 ({exc.reason})"
     if "\x00" in value:
-        raise ValueError(f"{what} {value[:40]!r} contains a NUL character; nothing was saved")
+        return "contains a NUL character"
+    return None
+
+
+def check_text(value: str, what: str) -> str:
+    """`value` if it can be stored; a ValueError that names `what` otherwise."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string, got {type(value).__name__}")
+    problem = text_problem(value)
+    if problem is not None:
+        raise ValueError(f"{what} {value[:40]!r} {problem}; nothing was saved")
     return value
 
 
@@ -217,8 +229,3 @@ class LabelState:
     def log(self) -> list[LabelEvent]:
         """Every applied event, in the order applied (commit order on replay)."""
         return list(self._by_id.values())
-
-
-def item_key(item_id: Hashable) -> str:
-    """The id as stored: ids are all ints or all strings, so str() is reversible."""
-    return str(item_id)

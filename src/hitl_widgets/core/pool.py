@@ -1,7 +1,15 @@
-"""The pool: a DataFrame's ids and its feature matrix, computed once and checked once.
+"""The pool: the Session's own copy of the items, their ids and features, checked once.
+
+Ownership: `build_pool` copies what it is given. Later edits of the caller's DataFrame
+(sorting it in place, renaming its index, adding rows, editing a cell) change nothing
+here, so a label can never land on the wrong id and the model never trains on features
+the labeler does not show. With pandas >= 3 the copy is shallow and copy-on-write
+makes it behave as a deep one (no memory is duplicated until the caller writes); with
+older pandas it is a deep copy. Python objects inside cells (a list, an array holding
+an image) are not copied: replace such a cell, do not mutate it.
 
 Every later step (fit, score, rank) indexes into `Pool.X` by row position, so the
-expensive conversion of the user's DataFrame happens here and nowhere else.
+expensive conversion of the DataFrame happens here and nowhere else.
 """
 
 from __future__ import annotations
@@ -15,8 +23,12 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from .events import text_problem
+from .ids import IdCodec
+
 FeatureSpec = None | str | Sequence[str] | Callable[[pd.DataFrame], Any]
 FeatureKind = Literal["numeric", "text", "custom"]
+COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3  # a shallow copy is then a real copy
 
 
 class PoolError(ValueError):
@@ -37,6 +49,10 @@ class Pool:
     _positions: pd.Index = field(repr=False)
 
     @property
+    def codec(self) -> IdCodec:
+        return IdCodec(self.int_ids)
+
+    @property
     def ids(self) -> pd.Index:
         return self.data.index
 
@@ -54,7 +70,7 @@ class Pool:
         return int(pos)
 
     def positions(self, item_ids: Sequence[Hashable]) -> np.ndarray:
-        pos = self._positions.get_indexer(list(item_ids))
+        pos = self._positions.get_indexer(pd.Index(list(item_ids), dtype=object))
         if (pos < 0).any():
             missing = [i for i, p in zip(item_ids, pos, strict=True) if p < 0][:5]
             raise KeyError(f"item ids not in the pool: {missing!r}")
@@ -72,6 +88,7 @@ def build_pool(
         raise PoolError(f"the pool must be a pandas DataFrame, got {type(data).__name__}")
     if len(data) == 0:
         raise PoolError("the pool is empty: give a DataFrame with at least one row")
+    data = data.copy(deep=not COPY_ON_WRITE)
     int_ids = _check_ids(data.index)
     X, kind, names = _features(data, features, allow_nan=allow_nan)
     hashes = _row_hashes(data)
@@ -115,17 +132,10 @@ def _check_ids(index: pd.Index) -> bool:
                 "item ids must be all strings or all integers, got "
                 f"{type(v).__name__} ({v!r}) among them"
             )
-        _check_text(v, "item id")
+        problem = text_problem(v)
+        if problem is not None:
+            raise PoolError(f"item id {v[:40]!r} {problem}: ids must be storable text")
     return False
-
-
-def _check_text(value: str, what: str) -> None:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise PoolError(
-            f"{what} {value[:40]!r} cannot be encoded as UTF-8 ({exc.reason})"
-        ) from None
 
 
 def _features(

@@ -18,6 +18,7 @@ from scipy import stats
 from sklearn.model_selection import train_test_split
 
 from .pool import FeatureSpec, build_pool
+from .progress import Progress, steps
 from .session import Session
 
 
@@ -36,10 +37,15 @@ def race(
     eval_every: int = 5,
     audit_share: float = 0.0,
     random_state: int = 0,
+    progress: bool = True,
 ) -> pd.DataFrame:
-    """Learning curves: one row per (strategy, repeat, n_labels) with test accuracy."""
+    """Learning curves: one row per (strategy, repeat, n_labels) with test accuracy.
+
+    `progress` shows a bar over the repetitions when the race lasts over two seconds.
+    """
     rows = []
-    for repeat in range(repeats):
+    bar = Progress(show=progress)
+    for repeat in steps(range(repeats), repeats, "racing strategies", bar):
         seed = random_state + repeat
         pool_df, test_df = train_test_split(
             data, test_size=test_size, random_state=seed, stratify=data[truth]
@@ -58,6 +64,7 @@ def race(
                 truth=truth,
                 store=":memory:",
                 annotator="oracle",
+                progress=False,
                 random_state=seed,
                 audit_share=audit_share,
             )
@@ -102,8 +109,8 @@ def area_under_curve(curves: pd.DataFrame, confidence: float = 0.95) -> pd.DataF
     return table.sort_values("aulc", ascending=False, ignore_index=True)
 
 
-def _t_half_width(sd: pd.Series, n: pd.Series, confidence: float) -> np.ndarray:
-    n = n.to_numpy(dtype=float)
+def _t_half_width(sd: pd.Series, repeats: pd.Series, confidence: float) -> np.ndarray:
+    n = repeats.to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         t = stats.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1))
         return np.where(n > 1, t * sd.to_numpy(dtype=float) / np.sqrt(n), np.nan)

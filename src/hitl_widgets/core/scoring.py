@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 from scipy.special import expit, softmax
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -21,6 +22,7 @@ from sklearn.preprocessing import StandardScaler
 from .strategies import ProbabilityStrategy, QueryStrategy, checked_scores
 
 CHUNK_BYTES = 4 * 1024 * 1024
+CHUNK_NONZEROS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,12 @@ class PoolScores:
 
 
 def chunk_rows(X: Any) -> int:
+    """Rows per scoring chunk: a few MB of X (dense) or about a million stored values."""
     if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype != object:
         return max(1024, CHUNK_BYTES // max(1, X.shape[1] * X.itemsize))
+    if sparse.issparse(X) and X.shape[0]:
+        per_row = max(1.0, X.nnz / X.shape[0])
+        return max(8192, int(CHUNK_NONZEROS / per_row))
     return 8192
 
 
@@ -43,16 +49,22 @@ def score_pool(
 ) -> PoolScores:
     """Scores, suggestions and confidences for every row of X."""
     n = X.shape[0] if hasattr(X, "shape") else len(X)
-    columns = np.array([class_index[c] for c in model.classes_], dtype=np.int16)
+    columns = model_columns(model, class_index)
     suggestion = np.empty(n, dtype=np.int16)
     confidence = np.empty(n, dtype=np.float64)
-    from_proba = isinstance(strategy, ProbabilityStrategy)
-    scores = np.empty(n, dtype=np.float64) if from_proba else None
+    by_proba = strategy if isinstance(strategy, ProbabilityStrategy) else None
+    scores = np.empty(n, dtype=np.float64)
     predict_proba = linear_proba(model, X) or model.predict_proba
     step = chunk_rows(X)
     for start in range(0, n, step):
         stop = min(n, start + step)
         proba = np.asarray(predict_proba(X[start:stop]))
+        if proba.ndim != 2 or proba.shape[1] != len(columns):
+            raise ValueError(
+                f"{type(model).__name__}.predict_proba returned shape {proba.shape} for "
+                f"{stop - start} rows, but the model has {len(columns)} classes_: "
+                "it must return one column per class in model.classes_"
+            )
         if proba.shape[1] == 2:  # row-wise argmax over two columns is slow in numpy
             best = (proba[:, 1] > proba[:, 0]).view(np.int8)
             confidence[start:stop] = np.maximum(proba[:, 0], proba[:, 1])
@@ -60,11 +72,27 @@ def score_pool(
             best = proba.argmax(axis=1)
             confidence[start:stop] = np.take_along_axis(proba, best[:, None], axis=1)[:, 0]
         suggestion[start:stop] = columns[best]
-        if from_proba:
-            scores[start:stop] = strategy.score_proba(proba)
-    if scores is None:
+        if by_proba is not None:
+            scores[start:stop] = by_proba.score_proba(proba)
+    if by_proba is None:
         scores = strategy.score(model, X)
     return PoolScores(checked_scores(scores, n, strategy.name), suggestion, confidence)
+
+
+def model_columns(model: Any, class_index: dict[Any, int]) -> np.ndarray:
+    """The session's class index of each of the model's probability columns.
+
+    A fitted model may know fewer classes than the session (only those labeled so
+    far), never others: an unknown class means the model was not fitted on our labels.
+    """
+    known = list(getattr(model, "classes_", []))
+    unknown = [c for c in known if c not in class_index]
+    if not known or unknown:
+        raise ValueError(
+            f"{type(model).__name__}.classes_ is {known!r}: after fitting on the session's "
+            f"labels it must hold only the session's classes {list(class_index)!r}"
+        )
+    return np.array([class_index[c] for c in known], dtype=np.int16)
 
 
 def linear_proba(model: Any, X: Any) -> Callable[[np.ndarray], np.ndarray] | None:
@@ -72,12 +100,17 @@ def linear_proba(model: Any, X: Any) -> Callable[[np.ndarray], np.ndarray] | Non
 
     The scalers fold into the weights: ((x - m) / s) @ W + b = x @ (W / s) + (b - (m / s) @ W),
     so scoring reads each row of X once, with no scaled copy and no per-chunk input
-    validation. Returns None for any other model, which then uses its own predict_proba.
+    validation. A sparse X (a vectorized text pool) takes the same path without scalers:
+    one sparse-times-dense product per chunk. Returns None for any other model, which
+    then uses its own predict_proba.
     """
-    if not (isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind == "f"):
+    dense = isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind == "f"
+    if not (dense or sparse.isspmatrix_csr(X) or isinstance(X, sparse.csr_array)):
         return None
     steps = [step for _, step in model.steps] if isinstance(model, Pipeline) else [model]
     *transforms, final = steps
+    if transforms and not dense:
+        return None
     if type(final) is not LogisticRegression or getattr(final, "multi_class", "auto") == "ovr":
         return None
     weights = final.coef_.T.astype(np.float64)
@@ -93,9 +126,11 @@ def linear_proba(model: Any, X: Any) -> Callable[[np.ndarray], np.ndarray] | Non
         weights = weights / scale[:, None]
     if weights.shape[0] != X.shape[1]:
         return None
+    if not dense:  # score in the matrix's own precision: no upcast copy per chunk
+        weights, bias = weights.astype(X.dtype), bias.astype(X.dtype)
 
-    def proba(block: np.ndarray) -> np.ndarray:
-        z = block @ weights + bias
+    def proba(block: Any) -> np.ndarray:
+        z = np.asarray(block @ weights) + bias
         if z.shape[1] == 1:
             positive = expit(z[:, 0])
             return np.column_stack([1.0 - positive, positive])

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .progress import steps
+
 if TYPE_CHECKING:
     from .session import Session
 
@@ -38,6 +40,7 @@ def simulate(
     noise : probability of answering a different class, uniformly chosen (label noise).
     pace : seconds to pause after each label (to animate a widget live).
     wait : let each refit finish before the next pick, as a human's reading time would.
+    A progress bar shows when it runs longer than two seconds (see `Session(progress=)`).
     claims : take items through `Session.claim` (as teammates do); default: when the
         session wants several opinions per item.
     """
@@ -47,7 +50,7 @@ def simulate(
     rng = np.random.default_rng(random_state)
     use_claims = session.overlap > 1 if claims is None else claims
     rows = []
-    for _ in range(n):
+    for _ in steps(range(n), n, "simulating labels", session.progress):
         queue = session.claim(1) if use_claims else session.queue(1)
         if queue.empty or bool(queue["skipped"].iloc[0]):
             break
@@ -85,4 +88,4 @@ def _oracle(session: Session, oracle: Oracle) -> Callable[[Hashable, pd.Series],
             f"oracle column {column!r} holds values that are not classes: "
             f"{sorted(map(str, unknown))[:5]}"
         )
-    return lambda item_id, row: values.loc[item_id]
+    return lambda item_id, row: values.at[item_id]

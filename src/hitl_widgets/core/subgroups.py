@@ -7,6 +7,7 @@ by metrics, charts and the queue filter alike, so a slice means the same thing e
 
 from __future__ import annotations
 
+import threading
 from itertools import pairwise
 
 import numpy as np
@@ -35,3 +36,41 @@ def quantile_bins(values: pd.Series, bins: int) -> pd.Series:
     )
     labels = pd.Series(np.asarray(names, dtype=object)[codes], index=values.index)
     return labels.where(values.notna(), MISSING)
+
+
+class SubgroupIndex:
+    """Slice labels and integer codes per column of one pool, computed once per column.
+
+    Shared by every snapshot of a session (the pool never changes), so its cache is
+    guarded by its own lock: analyses on the dashboard thread and the kernel's thread
+    may ask for the same column at once.
+    """
+
+    def __init__(self, data: pd.DataFrame):
+        self._data = data
+        self._lock = threading.Lock()
+        self._labels: dict[str, pd.Series] = {}
+        self._codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def labels(self, column: str) -> pd.Series:
+        """The slice label of every pool row for one column (binned if numeric)."""
+        if column not in self._data.columns:
+            raise ValueError(f"subgroup column {column!r} is not in the pool")
+        with self._lock:
+            labels = self._labels.get(column)
+        if labels is None:
+            labels = subgroup_labels(self._data[column])
+            with self._lock:
+                self._labels.setdefault(column, labels)
+        return labels
+
+    def codes(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """(code per pool row, sorted subgroup names): for counting slices with bincount."""
+        with self._lock:
+            cached = self._codes.get(column)
+        if cached is None:
+            codes, names = pd.factorize(self.labels(column), sort=True)
+            cached = (codes.astype(np.intp), np.asarray(names, dtype=object))
+            with self._lock:
+                self._codes.setdefault(column, cached)
+        return cached

@@ -1,209 +1,270 @@
-"""The dashboard: the session's charts, redrawn after every refit.
+"""The dashboard: a session's charts in one widget, updated in place after every refit.
 
-Thin on purpose: the numbers come from `session.metrics()` (core), the pictures from
-`charts.dashboard_charts` (pure), and this widget only places them and moves the
-selection back to the session. Each chart is one `alt.JupyterChart`, created once and
-re-pointed at the new chart on every redraw, so nothing piles up over hundreds of
-redraws. Vega is bundled by Altair's offline mode: no CDN.
+Thin on purpose: the numbers come from the Session's public API (`metrics()`,
+`routing_curve()`, `status`, `focused`), the pictures from `charts` (pure functions),
+and this widget only moves rows to the browser and clicks back to the session.
+
+Bytes: the specs are built and validated once; every named dataset lives in a `Rows`
+widget of its own, so a redraw syncs only the datasets whose rows changed (a few KB,
+whatever the pool size), a second view and a saved notebook read the same current rows,
+and the browser applies a change in place through the vega View API (js/dashboard.js).
+Vega itself comes from the kernel's shared runtime widget (see `chart.py`).
+
+Threads: session observers only request a redraw; redraws run on one coalescing
+`Worker`. A failed redraw is shown in the dashboard, and the next one clears it.
+
+The routing curve (a pass over the pool per threshold: the costliest number here after
+the core's metrics) is computed only once some view has opened the Routing tab.
 """
 
 from __future__ import annotations
 
-import threading
+import copy
+import functools
+from collections.abc import Callable
 from typing import Any
 
-import altair as alt
-import ipywidgets as w
+import anywidget
+import ipywidgets
+import numpy as np
 import pandas as pd
+import traitlets
 
-from ..charts import dashboard_charts
-from ..charts.routing import routing_chart
+from ..charts import MAIN, MORE, dashboard_data, dashboard_specs
+from ..charts._style import WIDTH, Datasets, note_rows
 from ..core.session import Session
+from ..core.worker import Failure, Worker
+from .chart import static_file, vega_runtime, with_svg
 
-LAYOUT = [
-    ("accuracy", "disagreement"),
-    ("accuracy_by_subgroup", "annotator_disagreement"),
-    ("uncertainty", "uncertainty_trend"),
-    ("need_human", "coverage"),
-]
-_offline_lock = threading.Lock()
-_EMPTY_CURVE = pd.DataFrame(
-    columns=[
-        "threshold",
-        "automation_rate",
-        "auto_n",
-        "calibrated_accuracy",
-        "audit_accuracy",
-        "audit_low",
-        "audit_high",
-        "audit_n",
-        "truth_accuracy",
-    ]
-)
+ROUTING_THRESHOLD = 0.9
+ROUTING_GRID = np.round(np.linspace(0.5, 0.99, 22), 3)  # coarse: the curve, not the slider
+TABS = {
+    "accuracy_by_subgroup": "Accuracy by subgroup",
+    "routing": "Routing",
+    "need_human": "Left for people",
+    "uncertainty_trend": "Uncertainty trend",
+    "balance": "Labels per class",
+    "coverage": "Coverage",
+    "annotator_disagreement": "Annotator disagreement",
+}
+FOCUS_CHART = "disagreement"  # a click on its bars focuses the session
+ROUTING_PENDING = "the routing curve is computed once the Routing tab is opened (live kernel)"
+TOP_LEVEL_ONLY = ("$schema", "config", "autosize", "usermeta", "datasets")
 
 
-def enable_offline() -> None:
-    """Serve vega from the kernel (vl-convert) once per process: charts render offline."""
-    with _offline_lock:
-        if not getattr(alt.JupyterChart, "_is_offline", False):
-            alt.JupyterChart.enable_offline()
+@functools.lru_cache(maxsize=8)
+def _validated_specs(strategy: str) -> dict[str, dict[str, Any]]:
+    """The dashboard's Vega-Lite specs without rows, validated once per process and
+    strategy name (Altair's schema validation takes a second or more)."""
+    specs = {name: spec.to_dict() for name, spec in dashboard_specs(strategy).items()}
+    for spec in specs.values():
+        spec.pop("datasets", None)
+    return specs
 
 
-class Dashboard(w.VBox):
-    """Live charts of a Session: accuracy, disagreement and uncertainty per subgroup.
+def _refs(value: dict[str, ipywidgets.Widget], _widget: Any) -> dict[str, str]:
+    return {name: f"anywidget:{rows.model_id}" for name, rows in value.items()}
 
-    Clicking a bar of the disagreement chart focuses the session (and so the labeler's
-    queue) on that slice; "show all items" clears it.
+
+class Rows(ipywidgets.Widget):
+    """The rows of one named dataset: a model of its own, so it syncs only when it changes."""
+
+    rows: traitlets.List[dict[str, Any]] = traitlets.List().tag(sync=True)
+
+
+class Dashboard(anywidget.AnyWidget):
+    """Live charts of a Session: accuracy, disagreement and uncertainty on top, the rest
+    in tabs. Clicking a disagreement bar focuses the session (and the labeler's queue)
+    on that subgroup; "show all items" clears the focus.
+
+    Traits: `specs` {chart: Vega-Lite spec, no rows}, `data` {dataset: Rows widget},
+    `sections` {main, more}, `status` (header: counts, model version, fit state, focus,
+    last redraw error, routing summary), `threshold` (the routing slider).
     """
 
+    _esm = static_file("dashboard.js")
+    _css = static_file("dashboard.css")
+
+    runtime = anywidget.WidgetTrait().tag(sync=True)
+    specs = traitlets.Dict().tag(sync=True)
+    data = traitlets.Dict().tag(sync=True, to_json=_refs)
+    sections = traitlets.Dict().tag(sync=True)
+    status = traitlets.Dict().tag(sync=True)
+    threshold = traitlets.Float(ROUTING_THRESHOLD).tag(sync=True)
+
     def __init__(self, session: Session, **kwargs: Any):
-        enable_offline()
         self.session = session
-        self._lock = threading.Lock()
+        self._worker = Worker(self.redraw, name="hitl-dashboard", on_failure=self._show_failure)
+        self._unsubscribe: Callable[[], None] = lambda: None  # until subscribed
         self.redraws = 0
-        charts = dashboard_charts(session)
-        self.charts = {name: alt.JupyterChart(chart) for name, chart in charts.items()}
-        self._header = w.HTML()
-        self._focus_label = w.Label()
-        self._clear = w.Button(
-            description="show all items", icon="times", layout=w.Layout(width="auto")
+        self._fits = 0  # fits finished, counted by the observer
+        self._fits_drawn = 0  # ...and the count the cached tables reflect
+        self._routing_wanted = False  # a view opened the Routing tab
+        self._tables = session.metrics()
+        self._curve: pd.DataFrame | None = None
+        self._drawn_from: tuple[Any, ...] = (0, session.focused, self.threshold, False)
+        rows = self._rows(session.focused)
+        super().__init__(
+            runtime=vega_runtime(),
+            specs=copy.deepcopy(_validated_specs(session.strategy.name)),
+            data={name: Rows(rows=r) for chart in rows.values() for name, r in chart.items()},
+            sections={"main": list(MAIN), "more": [[name, TABS[name]] for name in MORE]},
+            status=self._status(),
+            **kwargs,
         )
-        self._clear.on_click(lambda _: session.focus(None))
-        # JupyterChart replaces its `selections` object whenever `.chart` changes, so the
-        # stable hook is the synced `_vl_selections` trait of the widget itself
-        self.charts["disagreement"].observe(self._on_select, names=["_vl_selections"])
-        self.threshold = w.FloatSlider(
-            value=0.9,
-            min=0.5,
-            max=0.99,
-            step=0.01,
-            description="auto-accept at",
-            continuous_update=False,
-            readout_format=".2f",
-            style={"description_width": "auto"},
-        )
-        self._routing_summary = w.Label()
-        self.charts["routing"] = alt.JupyterChart(self._routing_chart())
-        self.threshold.observe(lambda _: self._redraw_routing(), names="value")
-        rows = [w.HBox([self.charts[a], self.charts[b]]) for a, b in LAYOUT]
-        routing = w.HBox(
-            [
-                self.charts["balance"],
-                self.charts["routing"],
-                w.VBox([self.threshold, self._routing_summary]),
-            ]
-        )
-        bar = w.HBox([self._header, self._focus_label, self._clear])
-        super().__init__([bar, *rows, routing], **kwargs)
-        self._update_header()
-        self._wanted = threading.Event()
-        self._idle = threading.Event()
-        self._idle.set()
-        self._closed = False
-        self._drawer = threading.Thread(target=self._draw_loop, name="hitl-dashboard", daemon=True)
-        self._drawer.start()
         self._unsubscribe = session.observe(self._on_session)
+        self.observe(lambda _: self._want_routing(), names="threshold")
+        self.on_msg(self._on_message)
 
     def request_redraw(self) -> None:
-        """Ask for a redraw; returns at once. Requests during a redraw coalesce into one.
-
-        Building Altair charts takes a fraction of a second, so it runs on the
-        dashboard's own thread: neither the kernel nor the next refit waits for it.
-        """
-        self._idle.clear()
-        self._wanted.set()
+        """Ask for a redraw; returns at once (requests during a redraw coalesce)."""
+        self._worker.request()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until no redraw is pending (tests, scripts)."""
-        return self._idle.wait(timeout)
+        """Block until every redraw requested so far is done (tests, scripts)."""
+        return self._worker.wait(timeout)
 
-    def _draw_loop(self) -> None:
-        while not self._closed:
-            self._wanted.wait()
-            self._wanted.clear()
-            if self._closed:
-                return
-            try:
-                self.redraw()
-            finally:
-                if not self._wanted.is_set():
-                    self._idle.set()
+    @property
+    def failure(self) -> Failure | None:
+        """The last redraw's failure, or None after a redraw that succeeded."""
+        return self._worker.failure
 
     def redraw(self) -> None:
-        """Rebuild every chart from the session's current metrics."""
-        with self._lock:
-            charts = dashboard_charts(self.session)
-            for name, chart in charts.items():
-                self.charts[name].chart = chart
-            self._curve = None  # a new model: a new routing estimate
-            self.charts["routing"].chart = self._routing_chart()
-            self.redraws += 1
-            self._update_header()
+        """Recompute the charts' rows from the session now and send those that changed.
 
-    def _redraw_routing(self) -> None:
-        with self._lock:
-            self.charts["routing"].chart = self._routing_chart()
+        The metric tables are recomputed only after a fit, the routing curve also when
+        the slider left its grid, the rows only when a fit, the focus or the slider
+        changed; a label or a fit starting only updates the header.
+        """
+        fits, focused, threshold = self._fits, self.session.focused, self.threshold
+        if fits != self._fits_drawn:
+            self._tables = self.session.metrics()
+        if self._routing_wanted and (fits != self._fits_drawn or self._routing_row() is None):
+            self._curve = self._routing_curve()
+        self._fits_drawn = fits
+        inputs = (fits, focused, threshold, self._routing_wanted)
+        if inputs != self._drawn_from:
+            for chart in self._rows(focused).values():
+                for name, rows in chart.items():
+                    if self.data[name].rows != rows:
+                        self.data[name].rows = rows
+            self._drawn_from = inputs
+        self.status = self._status()
+        self.redraws += 1
 
-    def _routing_chart(self) -> alt.TopLevelMixin:
-        """Automation rate vs accuracy of the auto-accepted part, with the slider's rule."""
-        t = float(self.threshold.value)
-        if getattr(self, "_curve", None) is None:
-            self._curve = self.session.routing_curve() if self.session.model_ is not None else None
-        curve = self._curve
-        if curve is None:
-            self._routing_summary.value = "routing estimates need a fitted model"
-            return routing_chart(_EMPTY_CURVE, t)
-        here = self.session.routing_curve([t]).iloc[0]
+    def _rows(self, focused: dict[str, str] | None) -> dict[str, Datasets]:
+        rows = dashboard_data(self._tables, focused, self._curve, self.threshold)
+        if not self._routing_wanted and self.session.status.model_version:
+            rows["routing"]["routing_note"] = note_rows(ROUTING_PENDING)
+        return rows
+
+    def _want_routing(self) -> None:
+        self._routing_wanted = True
+        self.request_redraw()
+
+    def _routing_curve(self) -> pd.DataFrame | None:
+        """The curve on a coarse grid plus the slider's threshold (one pass over the pool)."""
+        if self.session.status.model_version == 0:
+            return None  # no model yet: nothing to route
+        grid = sorted({*ROUTING_GRID.tolist(), round(float(self.threshold), 3)})
+        return self.session.routing_curve(grid)
+
+    def _routing_row(self) -> Any:
+        """The routing curve's row at the slider's threshold (None: not computed there)."""
+        if self._curve is None:
+            return None
+        here = self._curve[np.isclose(self._curve["threshold"], round(float(self.threshold), 3))]
+        return None if here.empty else here.iloc[0]
+
+    def _routing_summary(self) -> str:
+        row = self._routing_row()
+        if row is None:
+            fitted = self.session.status.model_version > 0
+            return "computing the routing curve…" if fitted else "routing needs a fitted model"
         audit = (
-            f"audit accuracy {here.audit_accuracy:.2f} [{here.audit_low:.2f}, "
-            f"{here.audit_high:.2f}] (n={int(here.audit_n)})"
-            if here.audit_n
-            else "no audit labels above it yet"
+            f"random audit accuracy above it {row.audit_accuracy:.0%} "
+            f"[{row.audit_low:.0%}, {row.audit_high:.0%}] (n={int(row.audit_n)})"
+            if row.audit_n
+            else "no random audit labels above it yet"
         )
-        self._routing_summary.value = (
-            f"at {t:.2f} the model would label {here.automation_rate:.0%} of the unlabeled "
-            f"items; {audit}"
+        return (
+            f"At {row.threshold:.2f} the model would label {row.automation_rate:.0%} of the "
+            f"unlabeled items ({int(row.auto_n)}); {audit}."
         )
-        return routing_chart(curve, t)
 
-    def _update_header(self) -> None:
+    def _status(self) -> dict[str, Any]:
         s = self.session.status
-        # fixed wording only: no data reaches this HTML
-        self._header.value = (
-            f"<b>{s.n_labeled}</b> labeled of {s.n_items} &middot; model version "
-            f"{s.model_version} &middot; {s.fit_state}"
-        )
         focused = self.session.focused
-        self._focus_label.value = (
-            "queue focused on " + ", ".join(f"{c} = {v}" for c, v in focused.items())
-            if focused
-            else ""
-        )
-        self._clear.disabled = not focused
+        return {
+            "labeled": s.n_labeled,
+            "total": s.n_items,
+            "model_version": s.model_version,
+            "fit_state": s.fit_state,
+            "fit_error": s.fit_error,
+            "focused": [[str(c), str(v)] for c, v in focused.items()] if focused else None,
+            "routing": self._routing_summary(),
+            "error": None,
+        }
+
+    def _show_failure(self, failure: Failure) -> None:
+        self.status = {**self.status, "error": f"charts not redrawn: {failure.error}"}
 
     def _on_session(self, kind: str) -> None:
         if kind in ("fit_done", "fit_failed"):
-            self.request_redraw()
-        elif kind == "focus":
-            self._update_header()
+            self._fits += 1
+        self.request_redraw()
 
-    def _on_select(self, change: dict) -> None:
-        """A clicked bar focuses its slice. Empty selections are ignored: every redraw
-        resets the chart's selection (in Python at once, in the browser a moment
-        later), which must not read as the user clearing it; the button clears."""
-        selection = (change["new"] or {}).get("subgroup") or {}
-        signal = selection.get("value") or {}
-        points = signal.get("vlPoint", {}).get("or", []) if isinstance(signal, dict) else []
-        if not points:
+    def _on_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        """Browser -> session: a clicked disagreement bar, "show all items", a tab opened."""
+        if not isinstance(content, dict):
             return
-        where = {str(points[0]["column"]): str(points[0]["subgroup"])}
-        if where != self.session.focused:
-            self.session.focus(where)
+        kind = content.get("kind")
+        values = content.get("values")
+        if kind == "clear_focus":
+            self.session.focus(None)
+        elif kind == "opened" and content.get("chart") == "routing":
+            self._want_routing()
+        elif kind == "select" and content.get("chart") == FOCUS_CHART and isinstance(values, dict):
+            column, subgroup = values.get("column"), values.get("subgroup")
+            if isinstance(column, str) and isinstance(subgroup, str):
+                try:
+                    self.session.focus({column: subgroup})
+                except ValueError as exc:  # a subgroup the session does not know
+                    self.status = {**self.status, "error": f"could not focus: {exc}"}
+
+    def snapshot_spec(self) -> dict[str, Any]:
+        """The main charts side by side with their current rows: one static spec (the
+        SVG a saved notebook shows where no widget can run)."""
+        parts, datasets = [], {}
+        for name in MAIN:
+            spec = {k: v for k, v in self.specs[name].items() if k not in TOP_LEVEL_ONLY}
+            parts.append({**spec, "width": WIDTH})
+            for dataset in _dataset_names(spec):
+                datasets[dataset] = self.data[dataset].rows
+        first = self.specs[MAIN[0]]
+        return {"$schema": first.get("$schema"), "hconcat": parts, "datasets": datasets}
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return with_svg(super()._repr_mimebundle_(**kwargs), self.snapshot_spec())
 
     def close(self) -> None:
         self._unsubscribe()
-        self._closed = True
-        self._wanted.set()
-        for chart in self.charts.values():
-            chart.close()
+        self._worker.stop()
+        for rows in self.data.values():
+            rows.close()
         super().close()
+
+
+def _dataset_names(spec: Any) -> set[str]:
+    """Every {"data": {"name": ...}} a spec reads."""
+    if isinstance(spec, list):
+        return set().union(*map(_dataset_names, spec)) if spec else set()
+    if not isinstance(spec, dict):
+        return set()
+    names = set()
+    for key, value in spec.items():
+        if key == "data" and isinstance(value, dict) and isinstance(value.get("name"), str):
+            names.add(value["name"])
+        else:
+            names |= _dataset_names(value)
+    return names

@@ -2,17 +2,39 @@
 
 Wire protocol (the front end in js/labeler.js implements the other half):
   traits   classes [{label, key}], items [{id, view, score, suggestion, confidence,
-           reason, skipped}], blind, current (set by the browser), status {...}
+           reason, audit, skipped}], blind, current (set by the browser), status {...},
+           closed [ids]
   browser  {kind: "label", id, class_index, suggestion_shown, time_spent_ms, client_id}
            {kind: "skip", id, client_id}   {kind: "undo", client_id}
   kernel   {kind: "ack", client_id, ok, error?}   {kind: "undone", id}
 An "ack" with ok=true is sent only after the store committed the event.
+
+The click path: a label message is committed and acknowledged, and nothing runs between
+the two. The session tells its observers "labels" once the event is durable and before it
+asks for the refit; this widget answers the browser right there and waits (at most
+ACK_FLUSH_SECONDS) until the kernel's IOPub thread has put the answer on the wire, so the
+refit, which starts next, cannot hold it up; the refit and the next queue then give the
+answer a head start (ACK_HEAD_START_SECONDS) on the machine's cores. The queue that
+follows a label (the labeled item gone, the window topped up) is computed on this
+widget's coalescing `Worker` ("hitl-labeler"), never on the thread that reads the next
+message (ten labels during one refresh cause one next refresh); the queue that follows a
+refit is computed on the refit thread, which has nothing else to do then. `timings()` says
+when each message arrived, was committed and was answered (benchmarks/bench_browser.py).
+
+`closed` names items this widget sent earlier that are no longer open (labeled from a
+cell, by `session.simulate`, by a teammate; dismissed here). The browser holds the card
+it shows when a new `items` leaves it out only because Python computed that queue before
+hearing which card is shown (`status.current_seen`): during Run All, the browser's
+`current` waits behind the queued cells, so without `closed` it kept showing a card that
+a later cell had labeled, and the next key press labeled it again.
 """
 
 from __future__ import annotations
 
 import string
 import threading
+import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +44,25 @@ import traitlets
 
 from ..core.session import Session
 from ..core.store import SQLiteStore
+from ..core.worker import Failure, Worker
 from .views import Renderer, image_view, row_view, safe_number, text_view, view_of_value
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 RESERVED_KEYS = {"s", "z"}  # skip and undo
+SENT_MEMORY = 512  # ids of earlier `items` watched for being closed
+CLOSED_MAX = 64  # closed ids kept on the wire (the browser holds at most one card)
+TIMINGS_KEPT = 2000  # per-message timings kept for benchmarks (`Labeler.timings`)
+ACK_FLUSH_SECONDS = 0.05  # longest wait for the kernel's IOPub thread to send an ack
+# A refit or queue refresh that a browser label caused starts this long after its ack, so
+# the ack's way to the browser (the Jupyter server and the browser, on the same few cores)
+# is not slowed by the work it caused. Measured with benchmarks/bench_browser.py at
+# 100k rows on a loaded 2-core machine: median click -> "saved" 36-38 ms -> 26-28 ms.
+ACK_HEAD_START_SECONDS = 0.025
+# The queue after a label usually comes from the refit the label causes (it refreshes the
+# widget when done); the worker sends one itself only if no refresh came this long after
+# the ack: after a skip (no refit), or while the refit is slow (a large text pool still
+# being vectorized). That spares a queue computation, a message and a redraw per label.
+QUEUE_AFTER_LABEL_SECONDS = 0.25
 CLASS_KEYS = [str(d) for d in range(1, 10)] + [
     c for c in string.ascii_lowercase if c not in RESERVED_KEYS
 ]
@@ -70,11 +107,12 @@ class Labeler(anywidget.AnyWidget):
     _esm = _static("labeler.js")
     _css = _static("labeler.css")
 
-    classes = traitlets.List().tag(sync=True)
-    items = traitlets.List().tag(sync=True)
+    classes: traitlets.List[dict[str, str]] = traitlets.List().tag(sync=True)
+    items: traitlets.List[dict[str, Any]] = traitlets.List().tag(sync=True)
     blind = traitlets.Bool(False).tag(sync=True)
     current = traitlets.Unicode(None, allow_none=True).tag(sync=True)
     status = traitlets.Dict().tag(sync=True)
+    closed: traitlets.List[str] = traitlets.List().tag(sync=True)
 
     def __init__(
         self,
@@ -107,15 +145,33 @@ class Labeler(anywidget.AnyWidget):
             else (session.overlap > 1 or not isinstance(session.store, SQLiteStore))
         )
         self._issues: pd.DataFrame | None = None
-        self._handling = False
+        self._handling: int | None = None  # the thread handling a browser message
+        self._ack: str | None = None  # client_id to acknowledge once its event is durable
+        self._timing: dict[str, Any] | None = None  # of the message being handled
+        self._timings: deque[dict[str, Any]] = deque(maxlen=TIMINGS_KEPT)
+        self._views: dict[Any, dict[str, Any]] = {}  # view per item of the last `items`
+        self._labeled: dict[Any, bool] = {}  # is_labeled of the ids in _sent and _closed
+        self._events_seen = 0  # events of the session's log that _labeled accounts for
+        self._fits = threading.Condition()  # refits begun and not yet heard done
+        self._fits_running = 0
+        self._refresh_error: str | None = None
+        self._acked_at: float | None = None  # perf_counter of the last ack to the browser
+        self._acks = 0  # labels and skips acknowledged so far
+        self._refreshed = threading.Condition()  # notified after each refresh
+        self._acks_refreshed = 0  # the most acks a finished refresh had seen when it began
         self._reviewed_from = 0
         self._refresh_lock = threading.RLock()
         self._dismissed: set[Any] = set()
+        self._sent: dict[Any, None] = {}  # ids sent in `items`, oldest first (bounded)
+        self._closed: dict[Any, None] = {}  # of those, the ones no longer open
         self._view = view
         self._column = column
         self._render = render
         self._highlight = list(highlight or [])
         self._window = window
+        self._refresher = Worker(
+            self._queue_after_label, name="hitl-labeler", on_failure=self._refresh_failed
+        )
         self._unsubscribe = session.observe(self._on_session)
         self.blind = blind
         self.classes = [
@@ -129,17 +185,119 @@ class Labeler(anywidget.AnyWidget):
     def refresh(self) -> None:
         """Send the current queue and status (after labels, fits and undos).
 
-        Refreshes come from the kernel's thread (labels) and the refit thread (fits):
-        computing and sending under one lock keeps them in order, so a queue computed
-        before a label can never overwrite one computed after it.
+        Refreshes come from this widget's worker (after its labels), the refit thread
+        (after a fit), a cell's thread (labels from elsewhere, a focus) and the kernel's
+        thread (an undo): computing and sending under one lock keeps them in order, so a
+        queue computed before a label can never overwrite one computed after it.
         """
         with self._refresh_lock, self.hold_sync():
+            acks = self._acks  # every label acked by now is in the queue computed below
             current = self.current  # read once: items and status must agree on it
-            self.items = self._items(current)
+            table = self._table()
+            items = self._items(current, table)
+            self.closed = self._closed_ids(table, items)
+            self.items = items
             self.status = self._status(current)
+        with self._refreshed:
+            self._acks_refreshed = max(self._acks_refreshed, acks)
+            self._refreshed.notify_all()
 
-    def _queue(self) -> pd.DataFrame:
-        """The items to show, by mode: index = ids; columns reason, audit, skipped."""
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the refits requested so far and the queue refreshes that they and
+        this widget's labels asked for are done (scripts, tests); False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def left() -> float | None:
+            return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+        if not self.session.wait(left()):
+            return False
+        with self._fits:  # a refit refreshes this widget just after `session.wait` returns
+            if not self._fits.wait_for(lambda: self._fits_running == 0, left()):
+                return False
+        return self._refresher.wait(left())
+
+    def _queue_after_label(self) -> None:
+        """The worker's job after this widget's labels and skips (requests coalesce): the
+        next queue, unless a refresh begun after the last ack (the refit's, usually) sent
+        it within QUEUE_AFTER_LABEL_SECONDS of that ack."""
+        with self._refreshed:
+            acks, acked = self._acks, self._acked_at
+            deadline = (acked or 0.0) + QUEUE_AFTER_LABEL_SECONDS
+            self._refreshed.wait_for(
+                lambda: self._acks_refreshed >= acks, max(0.0, deadline - time.perf_counter())
+            )
+            if self._acks_refreshed >= acks:
+                return
+        self._refresh_job()
+
+    def _refresh_job(self) -> None:
+        """One refresh (after a refit, or for labels no refit has answered yet); a success
+        clears the failure a previous one showed."""
+        self._let_the_ack_land()
+        self.refresh()
+        if self._refresh_error is not None:
+            self._refresh_error = None
+            self._refresh_status()
+
+    def _refresh_failed(self, failure: Failure) -> None:
+        """Shown in the status line; the next label or refit refreshes again."""
+        self._refresh_error = failure.error
+        self._refresh_status()
+
+    def _closed_ids(self, table: pd.DataFrame, items: list[dict[str, Any]]) -> list[str]:
+        """Wire ids sent earlier that are no longer open; records the ids sent now."""
+        shown = {item["id"] for item in items}
+        self._forget_touched()
+
+        def still_open(item_id: Any) -> bool:
+            return self._wire_id(item_id) in shown or self._is_open(item_id, table)
+
+        for item_id in [i for i in self._closed if still_open(i)]:  # undone, re-queued
+            del self._closed[item_id]
+        for item_id in [i for i in self._sent if not still_open(i)]:
+            del self._sent[item_id]
+            self._closed.pop(item_id, None)
+            self._closed[item_id] = None  # most recent last
+        for item_id in [self._pool_id(item["id"]) for item in items]:
+            self._sent.pop(item_id, None)
+            self._sent[item_id] = None
+        for memory, limit in ((self._sent, SENT_MEMORY), (self._closed, CLOSED_MAX)):
+            for item_id in list(memory)[: max(0, len(memory) - limit)]:
+                del memory[item_id]
+        for item_id in [i for i in self._labeled if i not in self._sent and i not in self._closed]:
+            del self._labeled[item_id]
+        return [self._wire_id(item_id) for item_id in self._closed]
+
+    def _forget_touched(self) -> None:
+        """Drop what `_labeled` knows of items that events since the last refresh touched.
+
+        An item's labeled state changes only through an event on it (a label, skip,
+        undo or resolve, here or synced from a teammate), and the log only grows; so
+        the hundreds of ids remembered in `_sent` are looked up again only when touched.
+        """
+        log = self.session.event_log()
+        if len(log) < self._events_seen:  # cannot happen (append-only); start over
+            self._labeled.clear()
+        else:
+            for event in log[self._events_seen :]:
+                self._labeled.pop(self._pool_id(event.item_id), None)
+        self._events_seen = len(log)
+
+    def _is_open(self, item_id: Any, table: pd.DataFrame) -> bool:
+        """Could the queue still hand out this item (in this widget's mode)?"""
+        if item_id in self._dismissed:
+            return False
+        if self.mode == "label":
+            labeled = self._labeled.get(item_id)
+            if labeled is None:
+                labeled = self._labeled[item_id] = not self._unlabeled(item_id)
+            return not labeled
+        return item_id in table.index
+
+    def _table(self) -> pd.DataFrame:
+        """The items the mode offers, best first: index = ids; columns reason, audit,
+        skipped (label mode: the next `window`; the other modes: all of them)."""
         if self.mode == "adjudicate":
             table = self.session.adjudication_queue()
             reasons = [
@@ -168,8 +326,7 @@ class Labeler(anywidget.AnyWidget):
             frame = self.session.claim(self._window)
         else:
             frame = self.session.queue(self._window)
-        frame = frame[[i not in self._dismissed for i in frame.index]]
-        return frame.head(self._window)
+        return frame[[i not in self._dismissed for i in frame.index]]
 
     def _refresh_status(self) -> None:
         """Send only the status line; `current_seen` stays that of the items sent last,
@@ -178,8 +335,10 @@ class Labeler(anywidget.AnyWidget):
             seen = self.status.get("current_seen") if self.status else None
             self.status = self._status(seen)
 
-    def _items(self, wire_current: str | None) -> list[dict[str, Any]]:
-        queue = self._queue()
+    def _items(
+        self, wire_current: str | None, table: pd.DataFrame | None = None
+    ) -> list[dict[str, Any]]:
+        queue = (self._table() if table is None else table).head(self._window)
         ids = list(queue.index)
         current = self._pool_id(wire_current) if wire_current is not None else None
         if (
@@ -190,7 +349,10 @@ class Labeler(anywidget.AnyWidget):
         ):
             ids.insert(0, current)  # never steal the card being looked at
         frame_rows = []
+        views: dict[Any, dict[str, Any]] = {}
         for item_id in ids:
+            # an item's view never changes: build it once while it stays in the window
+            view = views[item_id] = self._views.get(item_id) or self._view_of(item_id)
             suggestion, confidence, score = self.session.suggestion_for(item_id)
             queued = item_id in queue.index
             audit = bool(queue.at[item_id, "audit"]) if queued else False
@@ -199,21 +361,27 @@ class Labeler(anywidget.AnyWidget):
             frame_rows.append(
                 {
                     "id": self._wire_id(item_id),
-                    "view": self._view_of(item_id),
+                    "view": view,
                     "score": safe_number(score),
                     "suggestion": None
                     if suggestion is None
                     else self.session.classes.index(suggestion),
                     "confidence": safe_number(confidence),
-                    "reason": str(queue.at[item_id, "reason"]) if queued else "current item",
+                    "reason": str(queue.at[item_id, "reason"])
+                    if queued
+                    else f"kept on screen: no longer among the next {len(queue)}",
+                    "audit": audit,
                     "skipped": bool(queue.at[item_id, "skipped"]) if queued else False,
                 }
             )
+        self._views = views
         return frame_rows
 
     def _status(self, current: str | None = None) -> dict[str, Any]:
         s = self.session.status
         message = None if s.durable else "labels are kept in memory only (store=':memory:')"
+        if self._refresh_error is not None:
+            message = f"the queue could not be updated: {self._refresh_error}"
         return {
             "labeled": s.n_labeled,
             "total": s.n_items,
@@ -226,6 +394,7 @@ class Labeler(anywidget.AnyWidget):
             "message": message,
             "warnings": [f"{text} (x{count})" for text, count in s.warnings.items()][:5],
             "current_seen": current,  # the card this queue was computed around
+            "progress": s.progress,  # long work under way, e.g. "vectorizing 40%"
         }
 
     def _view_of(self, item_id: Any) -> dict[str, Any]:
@@ -238,7 +407,8 @@ class Labeler(anywidget.AnyWidget):
             text_column = self._text_column()
             if text_column is not None:
                 return text_view(row[text_column], self._highlight)
-            return row_view(row.drop(labels=self._hidden_columns(), errors="ignore"))
+            hidden = self._hidden_columns()
+            return row_view(row[~row.index.isin(hidden)] if hidden else row)
         except Exception as exc:  # one unrenderable item must not break the widget
             return text_view(f"[cannot show item {item_id!r}: {type(exc).__name__}: {exc}]")
 
@@ -262,21 +432,46 @@ class Labeler(anywidget.AnyWidget):
 
     # ---------------------------------------------------------------- receiving
     def _on_message(self, widget: Any, content: dict[str, Any], buffers: list) -> None:
-        self._handling = True
+        self._timing = {
+            "kind": content.get("kind") if isinstance(content, dict) else None,
+            "client_id": content.get("client_id") if isinstance(content, dict) else None,
+            "received_at": time.time() * 1000,  # wall clock: benchmarks match the browser's
+            "start": time.perf_counter(),
+        }
+        self._handling = threading.get_ident()
         try:
             self._handle(content)
         finally:
-            self._handling = False
+            self._handling = None
+            self._mark("done")
+            timing, self._timing = self._timing, None
+            del timing["start"]
+            self._timings.append(timing)
+
+    def _mark(self, name: str) -> None:
+        """Note when a step of the message being handled ended (ms after it arrived)."""
+        if self._timing is not None:
+            self._timing[name] = (time.perf_counter() - self._timing["start"]) * 1000
+
+    def timings(self) -> list[dict[str, Any]]:
+        """Per browser message, oldest first (the last 2,000): kind, client_id,
+        received_at (wall clock, ms since the epoch) and, in ms after it arrived,
+        committed (the store returned), acked (the answer was sent), flushed (the kernel
+        put it on the wire) and done (the handler returned). For benchmarks."""
+        return list(self._timings)
 
     def _handle(self, content: dict[str, Any]) -> None:
         kind = content.get("kind") if isinstance(content, dict) else None
         client_id = str(content.get("client_id", "")) if isinstance(content, dict) else ""
         try:
             if kind == "label":
+                self._ack = client_id  # answered once the event is durable: `_on_session`
                 self._label(content)
             elif kind == "skip" and self.mode != "label":
                 self._dismissed.add(self._pool_id(content["id"]))  # not now, in this widget
+                self._ack = client_id
             elif kind == "skip":
+                self._ack = client_id
                 self.session.skip(self._pool_id(content["id"]))
             elif kind == "undo":
                 # under the refresh lock: the refit this undo starts must not send a
@@ -291,9 +486,12 @@ class Labeler(anywidget.AnyWidget):
                             "id": None if item_id is None else self._wire_id(item_id),
                         }
                     )
+                    self.refresh()  # the undone item comes back as the card: at once
+                return
             else:
                 raise ValueError(f"unknown message kind {kind!r}")
         except Exception as exc:
+            self._ack = None
             if kind in ("label", "skip"):
                 self.send(
                     {
@@ -303,11 +501,63 @@ class Labeler(anywidget.AnyWidget):
                         "error": f"{type(exc).__name__}: {exc}",
                     }
                 )
-            self.status = {**self._status(self.current), "message": f"{type(exc).__name__}: {exc}"}
+            with self._refresh_lock:
+                self.status = {
+                    **self._status(self.current),
+                    "message": f"{type(exc).__name__}: {exc}",
+                }
             return
-        if kind in ("label", "skip"):
-            self.send({"kind": "ack", "client_id": client_id, "ok": True})
-        self.refresh()
+        self._send_ack()  # if the session did not say "labels" (a skip dismissed here)
+        self._refresher.request()  # the next queue, off this thread (`_queue_after_label`)
+
+    def _send_ack(self) -> None:
+        """Acknowledge the message being handled (its event is durable), once."""
+        client_id, self._ack = self._ack, None
+        if client_id is None:
+            return
+        self._mark("committed")
+        self.send({"kind": "ack", "client_id": client_id, "ok": True})
+        self._mark("acked")
+        self._flush_iopub()
+        self._mark("flushed")
+        with self._refreshed:
+            self._acks += 1
+            self._acked_at = time.perf_counter()
+
+    def _let_the_ack_land(self) -> None:
+        """Before work a browser label caused (its refit, its queue): wait until its ack
+        has had ACK_HEAD_START_SECONDS to reach the browser. Labels from cells and
+        scripts send no ack and wait for nothing."""
+        acked = self._acked_at
+        if acked is not None:
+            rest = acked + ACK_HEAD_START_SECONDS - time.perf_counter()
+            if rest > 0:
+                time.sleep(rest)
+
+    def _flush_iopub(self) -> None:
+        """Wait until the kernel's IOPub thread has sent what this thread sent so far.
+
+        ipykernel sends every message from its IOPub thread, which needs the GIL to do
+        it; the refit thread, which the session starts right after the "labels"
+        notification, holds the GIL in long stretches of Python (a fit, a threadpool
+        scan), and the ack then waited behind it. Waiting here (the GIL released) lets
+        the IOPub thread run first. Without an IOPub thread (no kernel, a test) or past
+        ACK_FLUSH_SECONDS, it goes on at once.
+        """
+        kernel = getattr(self.comm, "kernel", None) if self.comm is not None else None
+        io_thread = getattr(kernel, "iopub_thread", None)
+        schedule = getattr(io_thread, "schedule", None)
+        thread = getattr(io_thread, "thread", None)
+        if schedule is None or not isinstance(thread, threading.Thread):
+            return
+        if not thread.is_alive() or thread is threading.current_thread():
+            return
+        sent = threading.Event()
+        try:
+            schedule(sent.set)  # runs after the sends queued before it
+        except Exception:  # a kernel shutting down: the ack is already handed over
+            return
+        sent.wait(ACK_FLUSH_SECONDS)
 
     def _label(self, content: dict[str, Any]) -> None:
         index = content.get("class_index")
@@ -329,13 +579,46 @@ class Labeler(anywidget.AnyWidget):
             event_id=content.get("client_id") or None,
         )
 
-    def _on_session(self, kind: str) -> None:
-        if kind == "fit_started":
-            self._refresh_status()  # the queue has not changed yet: only "refitting…"
-        elif kind in ("fit_done", "fit_failed", "focus"):
+    @traitlets.observe("current")
+    def _on_current(self, change: dict[str, Any]) -> None:
+        """The browser shows a card the last queue left out (it held it while Python
+        lagged, e.g. under Run All): send a queue that has it, fresh, or says it is closed.
+        A card that is in the last queue needs nothing (the usual click: no extra rebuild)."""
+        shown = change["new"]
+        if self._handling is not None or shown is None or not self.items:
+            return
+        if shown not in {item["id"] for item in self.items}:
             self.refresh()
-        elif kind == "labels" and not self._handling:
-            self.refresh()  # labels from elsewhere (a simulated oracle, a script)
+
+    def _on_session(self, kind: str) -> None:
+        if kind == "labels" and self._handling == threading.get_ident():
+            # this widget's own label or skip is durable: answer the browser now, before
+            # the session starts the refit; the queue follows from the worker
+            self._send_ack()
+        elif kind == "labels":
+            # labels from elsewhere (a cell, `simulate`, another widget or thread): on
+            # that thread, so a cell's next line sees a widget that knows of its label
+            self.refresh()
+        elif kind == "fit_started":  # on the refit thread, before the fit
+            with self._fits:
+                self._fits_running += 1
+            self._let_the_ack_land()
+            self._refresh_status()  # the queue has not changed yet: only "refitting…"
+        elif kind in ("fit_done", "fit_failed"):
+            try:
+                # on the refit thread, which is done with the fit and has nothing else
+                # to do (a hop to this widget's worker would cost a threadpool scan)
+                self._refresh_job()
+            except Exception as exc:  # shown like the worker's failures; the next retries
+                self._refresh_failed(Failure(0, f"{type(exc).__name__}: {exc}", ""))
+            finally:
+                with self._fits:
+                    self._fits_running = max(0, self._fits_running - 1)
+                    self._fits.notify_all()
+        elif kind == "focus":
+            self.refresh()
+        elif kind == "progress":
+            self._refresh_status()  # "vectorizing 40%" (the session throttles these)
 
     # -------------------------------------------------------------------- ids
     def _wire_id(self, item_id: Any) -> str:
@@ -353,4 +636,5 @@ class Labeler(anywidget.AnyWidget):
 
     def close(self) -> None:
         self._unsubscribe()
+        self._refresher.stop()
         super().close()

@@ -11,20 +11,16 @@ rates near 0 or 1, unlike the normal approximation).
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-if TYPE_CHECKING:
-    from .session import Session
+from ..snapshot import Snapshot
+from .intervals import SMALL_GROUP, wilson_interval
 
-SMALL_GROUP = 10  # below this many items a subgroup is flagged, not ranked
 BASELINE_EVAL = 20_000  # the random baseline is scored on a random sample this large
 AUDIT_WINDOW = 30  # audit labels pooled per accuracy point
 ROUTING_THRESHOLD = 0.9  # confidence at or above which the model could act alone
@@ -34,52 +30,16 @@ SOURCE_AUDIT = "random audit"
 SOURCE_CV = "cross-validated on labels (biased by the query strategy)"
 SOURCE_BASELINE = "random-sampling baseline (truth)"
 
-_cv_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+BASELINE_SIZES = (10, 20, 40, 80, 160, 320, 640, 1280)
 
 
-def wilson_interval(
-    successes: np.ndarray | float, n: np.ndarray | float, confidence: float = 0.95
-) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for a binomial proportion; (nan, nan) where n == 0."""
-    successes = np.asarray(successes, dtype=float)
-    n = np.asarray(n, dtype=float)
-    z = norm.ppf(0.5 + confidence / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = successes / n
-        denominator = 1 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / denominator
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denominator
-    low = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
-    high = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
-    return low, high
-
-
-def labeled_frame(session: Session) -> pd.DataFrame:
-    """One row per labeled item: its current label and what the model said before it."""
-    events = session.current_label_events()
-    ids = [int(e.item_id) if session.pool.int_ids else e.item_id for e in events]
-    frame = pd.DataFrame(
-        {
-            "item_id": ids,
-            "label": [e.label for e in events],
-            "suggestion": [e.suggestion for e in events],
-            "suggestion_shown": [bool(e.suggestion_shown) for e in events],
-            "annotator": [e.annotator for e in events],
-            "audit": [e.audit for e in events],
-        }
-    )
-    frame["position"] = session.pool.positions(ids) if ids else np.empty(0, dtype=np.intp)
-    frame["disagree"] = frame["suggestion"].notna() & (frame["suggestion"] != frame["label"])
-    return frame
-
-
-def accuracy_estimates(session: Session, cv_folds: int = 5) -> pd.DataFrame:
+def accuracy_estimates(snap: Snapshot, cv_folds: int = 5) -> pd.DataFrame:
     """Accuracy vs number of labels, per source, each with its interval and sample size.
 
     Columns: source, n_labels, estimate, low, high, n, sample.
     """
     rows = []
-    for summary in session.history_:
+    for summary in snap.history:
         if summary.truth_accuracy is not None:
             hits = summary.truth_accuracy * summary.truth_n
             low, high = wilson_interval(hits, summary.truth_n)
@@ -94,17 +54,17 @@ def accuracy_estimates(session: Session, cv_folds: int = 5) -> pd.DataFrame:
                     "every unlabeled item with a truth value",
                 )
             )
-    rows.extend(_audit_points(session))
-    rows.extend(_cv_points(session, cv_folds))
+    rows.extend(_audit_points(snap))
+    rows.extend(_cv_points(snap, cv_folds))
     columns = ["source", "n_labels", "estimate", "low", "high", "n", "sample"]
     return pd.DataFrame(rows, columns=columns)
 
 
-def _audit_points(session: Session) -> list[tuple]:
+def _audit_points(snap: Snapshot) -> list[tuple]:
     """Running accuracy over the last AUDIT_WINDOW audit labels, at each audit label."""
-    current = {e.item_id: e.label for e in session.current_label_events()}
+    current = {key: e.label for key, e in snap.current.items()}
     n_labels, outcomes, rows, seen = 0, [], [], set()
-    for event in session.event_log():
+    for event in snap.log:
         if event.action != "label":
             continue
         n_labels += 1
@@ -130,18 +90,18 @@ def _audit_points(session: Session) -> list[tuple]:
     return rows
 
 
-def _cv_points(session: Session, folds: int) -> list[tuple]:
+def _cv_points(snap: Snapshot, folds: int) -> list[tuple]:
     """Cross-validated accuracy on the labeled items, cached per label count."""
-    labeled = labeled_frame(session)
+    labeled = snap.labeled
     counts = labeled["label"].value_counts()
-    cache = _cv_cache.setdefault(session, {})
+    cache = snap.memo.setdefault("cv_accuracy", {})  # label count -> estimate: a history
     n = len(labeled)
     if n not in cache and len(counts) >= 2 and counts.min() >= 2:
         splits = min(folds, int(counts.min()))
         y = labeled["label"].to_numpy()
-        X = session.pool.X[labeled["position"].to_numpy()]
+        X = snap.X[labeled["position"].to_numpy()]
         cv = StratifiedKFold(splits, shuffle=True, random_state=0)
-        scores = cross_val_score(clone(session.model), X, y, cv=cv, error_score=np.nan)
+        scores = cross_val_score(clone(snap.model), X, y, cv=cv, error_score=np.nan)
         if not np.isnan(scores).any():
             estimate = float(scores.mean())
             low, high = wilson_interval(estimate * n, n)
@@ -156,12 +116,12 @@ def _cv_points(session: Session, folds: int) -> list[tuple]:
             count,
             "the labeled items themselves, which the strategy chose as hard",
         )
-        for count, (est, low, high) in sorted(cache.items())
+        for count, (est, low, high) in sorted(cache.copy().items())  # copy: other threads add
     ]
 
 
 def random_baseline(
-    session: Session, sizes: Sequence[int] | None = None, repeats: int = 5
+    snap: Snapshot, sizes: Sequence[int] | None = None, repeats: int = 5
 ) -> pd.DataFrame:
     """Accuracy of the same model trained on uniformly random labeled sets (needs truth).
 
@@ -170,35 +130,33 @@ def random_baseline(
     of them); band = range over `repeats` draws.
     """
     columns = ["source", "n_labels", "estimate", "low", "high", "n", "sample"]
-    if session.truth is None:
+    codes = snap.truth_codes
+    if codes is None:
         return pd.DataFrame(columns=columns)
-    codes = session._truth_codes
     known = np.flatnonzero(codes >= 0)
-    rng = np.random.default_rng(session.random_state)
+    rng = np.random.default_rng(snap.config.random_state)
     if sizes is None:
-        top = max(20, len(session.current_label_events()))
-        sizes = sorted({s for s in (10, 20, 40, 80, 160, 320, 640, 1280) if s <= top})
+        top = max(20, len(snap.current))
+        sizes = sorted({s for s in BASELINE_SIZES if s <= top})
     rows = []
-    classes = np.asarray(session.classes, dtype=object)
+    classes = np.asarray(snap.classes, dtype=object)
     for size in sizes:
         if size >= len(known):
             continue
-        accuracies = []
+        accuracies: list[float] = []
         for _ in range(repeats):
             drawn = rng.choice(known, size=size, replace=False)
             y = classes[codes[drawn]]
             if len(set(y.tolist())) < 2:
                 continue
-            model = clone(session.model).fit(session.pool.X[drawn], _as_labels(y, session))
+            model = clone(snap.model).fit(snap.X[drawn], _as_labels(y, snap))
             outside = np.ones(len(codes), dtype=bool)
             outside[drawn] = False
             rest = known[outside[known]]  # a mask: setdiff1d hashes the whole pool
             if len(rest) > BASELINE_EVAL:  # a large random sample is as good and bounded
                 rest = rng.choice(rest, size=BASELINE_EVAL, replace=False)
-            predicted = model.predict(session.pool.X[rest])
-            accuracies.append(
-                float(np.mean(predicted == _as_labels(classes[codes[rest]], session)))
-            )
+            predicted = model.predict(snap.X[rest])
+            accuracies.append(float(np.mean(predicted == _as_labels(classes[codes[rest]], snap))))
         if accuracies:
             rows.append(
                 (
@@ -214,71 +172,81 @@ def random_baseline(
     return pd.DataFrame(rows, columns=columns)
 
 
-def _as_labels(values: np.ndarray, session: Session) -> np.ndarray:
-    if all(isinstance(c, int) for c in session.classes):
+def cached_random_baseline(snap: Snapshot) -> pd.DataFrame:
+    """`random_baseline`, recomputed only when the labels cross a new grid size.
+
+    It fits models on random draws, so a redraw after every label must not redo it.
+    """
+    key = max(s for s in BASELINE_SIZES if s <= max(len(snap.current), 10))
+    cached = snap.memo.get("random_baseline")
+    if cached is None or cached[0] != key:
+        cached = (key, random_baseline(snap))
+        snap.memo["random_baseline"] = cached
+    return cached[1]
+
+
+def _as_labels(values: np.ndarray, snap: Snapshot) -> np.ndarray:
+    if all(isinstance(c, int) for c in snap.classes):
         return values.astype(np.int64)
     return values.astype(object)
 
 
-def disagreement_by_subgroup(
-    session: Session, columns: Sequence[str] | None = None
-) -> pd.DataFrame:
+def disagreement_by_subgroup(snap: Snapshot, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Rate at which the model's prediction (made before the label) differed from the human.
 
     Over labeled items that had a model prediction. Columns: column, subgroup, n,
     successes (disagreements), rate, low, high, small.
     """
-    labeled = labeled_frame(session)
+    labeled = snap.labeled
     labeled = labeled[labeled["suggestion"].notna()]
-    return _per_subgroup(session, labeled, "disagree", columns)
+    return _per_subgroup(snap, labeled, "disagree", columns)
 
 
 def annotator_disagreement_by_subgroup(
-    session: Session, columns: Sequence[str] | None = None
+    snap: Snapshot, columns: Sequence[str] | None = None
 ) -> pd.DataFrame:
     """Share of items with two or more opinions whose opinions are not unanimous.
 
     Over items several annotators labeled (see `overlap`); columns as in
     `disagreement_by_subgroup`. Empty until a second annotator has labeled something.
     """
-    opinions = session.opinions
+    opinions = snap.opinion_table
     counts = opinions.groupby("item_id")["label"].agg(["size", "nunique"])
     shared = counts[counts["size"] >= 2]
     frame = pd.DataFrame(
         {
-            "position": session.pool.positions(list(shared.index)) if len(shared) else [],
+            "position": snap.pool.positions(list(shared.index)) if len(shared) else [],
             "split": (shared["nunique"] > 1).to_numpy(),
         }
     )
-    return _per_subgroup(session, frame, "split", columns)
+    return _per_subgroup(snap, frame, "split", columns)
 
 
-def accuracy_by_subgroup(session: Session, columns: Sequence[str] | None = None) -> pd.DataFrame:
+def accuracy_by_subgroup(snap: Snapshot, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Model accuracy per subgroup, from the most honest source available.
 
     With a truth column: the current model on every unlabeled item with a truth value.
     Otherwise: the audit items (uniformly random; model prediction made before the label).
     Columns: column, subgroup, source, n, successes (correct), rate, low, high, small.
     """
-    fit = session._fit
-    if session.truth is not None and fit is not None:
-        codes = session._truth_codes
-        mask = ~session._labeled & (codes >= 0)
+    fit, codes = snap.fit, snap.truth_codes
+    if codes is not None and fit is not None:
+        mask = ~snap.decided & (codes >= 0)
         frame = pd.DataFrame({"position": np.flatnonzero(mask)})
         frame["correct"] = fit.pool.suggestion[mask] == codes[mask]
-        table = _per_subgroup(session, frame, "correct", columns)
+        table = _per_subgroup(snap, frame, "correct", columns)
         table.insert(2, "source", SOURCE_TRUTH)
         return table
-    labeled = labeled_frame(session)
+    labeled = snap.labeled
     audits = labeled[labeled["audit"] & labeled["suggestion"].notna()].copy()
     audits["correct"] = audits["suggestion"] == audits["label"]
-    table = _per_subgroup(session, audits, "correct", columns)
+    table = _per_subgroup(snap, audits, "correct", columns)
     table.insert(2, "source", SOURCE_AUDIT)
     return table
 
 
 def _per_subgroup(
-    session: Session, frame: pd.DataFrame, outcome: str, columns: Sequence[str] | None
+    snap: Snapshot, frame: pd.DataFrame, outcome: str, columns: Sequence[str] | None
 ) -> pd.DataFrame:
     """Rates of a boolean outcome per subgroup, counted with bincount (fast at 1M rows).
 
@@ -288,8 +256,8 @@ def _per_subgroup(
     positions = frame["position"].to_numpy(dtype=np.intp)
     hits = frame[outcome].to_numpy(dtype=float)
     tables = []
-    for column in columns if columns is not None else session.subgroups:
-        codes, names = session.subgroup_codes(column)
+    for column in columns if columns is not None else snap.subgroups:
+        codes, names = snap.subgroup_codes(column)
         member = codes[positions]
         n = np.bincount(member, minlength=len(names))
         successes = np.bincount(member, weights=hits, minlength=len(names)).round().astype(int)
@@ -308,48 +276,48 @@ def _per_subgroup(
     return pd.concat(tables, ignore_index=True)[out]
 
 
-def uncertainty_distribution(session: Session, bins: int = 20) -> pd.DataFrame:
+def uncertainty_distribution(snap: Snapshot, bins: int = 20) -> pd.DataFrame:
     """Histogram of query scores over the unlabeled pool (aggregated: size is fixed)."""
-    fit = session._fit
+    fit = snap.fit
     columns = ["bin_start", "bin_end", "count"]
     if fit is None:
         return pd.DataFrame(columns=columns)
-    scores = fit.pool.scores[~session._labeled]
+    scores = fit.pool.scores[~snap.decided]
     if scores.size == 0:
         return pd.DataFrame(columns=columns)
     high = (
         max(1.0, float(scores.max()))
-        if session.strategy.name != "entropy"
-        else max(math.log(len(session.classes)), float(scores.max()))
+        if snap.strategy_name != "entropy"
+        else max(math.log(len(snap.classes)), float(scores.max()))
     )
     low = min(0.0, float(scores.min()))
     counts, edges = np.histogram(scores, bins=bins, range=(low, high))
     return pd.DataFrame({"bin_start": edges[:-1], "bin_end": edges[1:], "count": counts})
 
 
-def uncertainty_trend(session: Session) -> pd.DataFrame:
+def uncertainty_trend(snap: Snapshot) -> pd.DataFrame:
     """Mean query score over the unlabeled pool after each refit."""
-    rows = [(h.version, h.n_labels, h.mean_uncertainty) for h in session.history_]
+    rows = [(h.version, h.n_labels, h.mean_uncertainty) for h in snap.history]
     return pd.DataFrame(rows, columns=["model_version", "n_labels", "mean_uncertainty"])
 
 
 def uncertainty_by_subgroup(
-    session: Session, columns: Sequence[str] | None = None, threshold: float = ROUTING_THRESHOLD
+    snap: Snapshot, columns: Sequence[str] | None = None, threshold: float = ROUTING_THRESHOLD
 ) -> pd.DataFrame:
     """Per subgroup: unlabeled items, mean query score, items below the routing threshold.
 
     "below threshold" = the model's confidence is under `threshold`: a human would get it.
     """
     out = ["column", "subgroup", "unlabeled", "mean_score", "need_human", "threshold"]
-    fit = session._fit
+    fit = snap.fit
     if fit is None:
         return pd.DataFrame(columns=out)
-    unlabeled = np.flatnonzero(~session._labeled)
+    unlabeled = np.flatnonzero(~snap.decided)
     scores = fit.pool.scores[unlabeled]
     need = (fit.pool.confidence[unlabeled] < threshold).astype(float)
     tables = []
-    for column in columns if columns is not None else session.subgroups:
-        codes, names = session.subgroup_codes(column)
+    for column in columns if columns is not None else snap.subgroups:
+        codes, names = snap.subgroup_codes(column)
         member = codes[unlabeled]
         count = np.bincount(member, minlength=len(names))
         keep = count > 0
@@ -373,26 +341,26 @@ def uncertainty_by_subgroup(
     return pd.concat(tables, ignore_index=True)[out]
 
 
-def label_balance(session: Session) -> pd.DataFrame:
+def label_balance(snap: Snapshot) -> pd.DataFrame:
     """Labels per class (every declared class, zeros included)."""
-    counts = pd.Series([e.label for e in session.current_label_events()]).value_counts()
+    counts = pd.Series([e.label for e in snap.current.values()]).value_counts()
     return pd.DataFrame(
         {
-            "label": [str(c) for c in session.classes],
-            "n": [int(counts.get(str(c), 0)) for c in session.classes],
+            "label": [str(c) for c in snap.classes],
+            "n": [int(counts.get(str(c), 0)) for c in snap.classes],
         }
     )
 
 
-def coverage_by_subgroup(session: Session, columns: Sequence[str] | None = None) -> pd.DataFrame:
+def coverage_by_subgroup(snap: Snapshot, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Labeled items per subgroup against the pool: where labeling has not looked yet."""
     out = ["column", "subgroup", "labeled", "total", "share"]
     tables = []
-    for column in columns if columns is not None else session.subgroups:
-        codes, names = session.subgroup_codes(column)
+    for column in columns if columns is not None else snap.subgroups:
+        codes, names = snap.subgroup_codes(column)
         total = np.bincount(codes, minlength=len(names))
         labeled = (
-            np.bincount(codes, weights=session._labeled.astype(float), minlength=len(names))
+            np.bincount(codes, weights=snap.decided.astype(float), minlength=len(names))
             .round()
             .astype(int)
         )
@@ -407,16 +375,17 @@ def coverage_by_subgroup(session: Session, columns: Sequence[str] | None = None)
     return pd.concat(tables, ignore_index=True)[out]
 
 
-def all_metrics(session: Session) -> dict[str, pd.DataFrame]:
+def all_metrics(snap: Snapshot) -> dict[str, pd.DataFrame]:
     """Every table, by name (the charts draw from exactly these)."""
     return {
-        "accuracy": accuracy_estimates(session),
-        "accuracy_by_subgroup": accuracy_by_subgroup(session),
-        "disagreement_by_subgroup": disagreement_by_subgroup(session),
-        "annotator_disagreement_by_subgroup": annotator_disagreement_by_subgroup(session),
-        "uncertainty_distribution": uncertainty_distribution(session),
-        "uncertainty_trend": uncertainty_trend(session),
-        "uncertainty_by_subgroup": uncertainty_by_subgroup(session),
-        "label_balance": label_balance(session),
-        "coverage_by_subgroup": coverage_by_subgroup(session),
+        "accuracy": accuracy_estimates(snap),
+        "accuracy_by_subgroup": accuracy_by_subgroup(snap),
+        "disagreement_by_subgroup": disagreement_by_subgroup(snap),
+        "annotator_disagreement_by_subgroup": annotator_disagreement_by_subgroup(snap),
+        "uncertainty_distribution": uncertainty_distribution(snap),
+        "uncertainty_trend": uncertainty_trend(snap),
+        "uncertainty_by_subgroup": uncertainty_by_subgroup(snap),
+        "label_balance": label_balance(snap),
+        "coverage_by_subgroup": coverage_by_subgroup(snap),
+        "random_baseline": cached_random_baseline(snap),
     }

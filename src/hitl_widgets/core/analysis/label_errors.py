@@ -31,6 +31,8 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
+from ..snapshot import Snapshot
+
 MIN_FOLDS = 2
 THRESHOLD_TOLERANCE = 1e-6  # a probability this close below a threshold still counts
 THRESHOLD_FLOOR = 2e-6  # thresholds are never below this (a class that is never predicted)
@@ -209,3 +211,23 @@ def issues_table(codes: np.ndarray, pred_probs: np.ndarray, classes: Sequence) -
         }
     )
     return table.iloc[order].reset_index(drop=True)
+
+
+def label_issues(snap: Snapshot, cv: int = 5) -> pd.DataFrame:
+    """A session's labeled items whose label is probably wrong, most suspicious first.
+
+    Indexed by item id; columns as `find_label_issues` without `position`.
+    """
+    keys = list(snap.current)
+    labels = [snap.config.class_of(snap.current[k].label) for k in keys]
+    table = find_label_issues(
+        snap.X[snap.positions(keys)],
+        labels,
+        snap.model,
+        snap.classes,
+        cv=cv,
+        random_state=snap.config.random_state,
+    )
+    ids = snap.ids(keys)
+    table.index = pd.Index([ids[p] for p in table["position"]], name=snap.index_name)
+    return table.drop(columns="position")

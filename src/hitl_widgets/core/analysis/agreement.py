@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from .metrics import SMALL_GROUP, wilson_interval
-from .subgroups import MISSING, subgroup_labels
+from ..subgroups import MISSING, subgroup_labels
+from .intervals import SMALL_GROUP, wilson_interval
 
 OPINION_COLUMNS = ("item_id", "annotator", "label")
 OVERALL = "(all)"
@@ -289,7 +289,7 @@ def annotator_report(
     their agreement is biased upwards: adjudicated or gold labels give the honest number.
 
     Rubber-stamping needs label events with columns annotator, label, suggestion,
-    suggestion_shown (`metrics.labeled_frame` has them): `model_predictions`, or `opinions`
+    suggestion_shown (`Snapshot.labeled` has them): `model_predictions`, or `opinions`
     itself when it has those columns. Events with no suggestion are ignored. For each
     annotator, shown_acceptance is the share of labels equal to the model's suggestion when
     it was on screen, blind_agreement the same share when the suggestion was recorded but

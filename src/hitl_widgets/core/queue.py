@@ -1,0 +1,467 @@
+"""What to ask next: eligibility, cold start, batch selection and the random audit share.
+
+The planner is given the state to plan from (the current fit and masks read in one
+consistent moment by the Session) and owns only what never changes after the Session
+opens: the seeded tie-break order, the audit schedule, the scores of a model-free
+strategy. Planning itself takes no session lock, so a queue of a 1M-row pool never
+holds up a submit.
+
+Every served row also gets its selection probability: the chance that the queue put
+that item in that slot, given the slots before it. A queue slot is an audit (a uniform
+draw from the fresh items), an exploration slot (a draw in proportion to the square
+root of the query score, when `explore` > 0) or a top-k slot (the best remaining item),
+each kind drawn independently per slot with its share; the recorded probability is the
+mixture over the three. Because the audit share spreads probability over every fresh item, every
+label then has a known, non-zero probability of having been asked, which is what lets
+`analysis.estimates` weigh actively chosen labels without bias (Horvitz-Thompson).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .pool import Pool
+from .ranking import top_k
+from .strategies import QueryStrategy, checked_scores
+from .training import FitResult
+
+COLD_START_REASON = "cold start: random order (fewer than two classes labeled)"
+AUDIT_REASON = "random audit: a uniform sample that checks the model without bias"
+EXPLORE_REASON = "exploration: drawn at random, the more uncertain the likelier"
+AUDIT_DRAWS = 4096  # the seeded schedule of which queue slots are audits, repeated
+BATCH_CANDIDATES = 10  # a batch `select` chooses among this many times k top candidates
+REOFFERED_POLICY = "skipped item offered again (no draw)"
+_POLICY_TAIL = re.compile(
+    r"deff=([0-9.eE+-]+|inf); (?:within=.*; )?support=(\d+); floor=([0-9.eE+-]+)$"
+)
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """What a queue is planned from, read under the session lock in one go."""
+
+    fit: FitResult | None
+    eligible: np.ndarray  # bool per row: may be asked (focus and routing applied)
+    skipped: np.ndarray  # bool per row: this annotator skipped it
+    n_labels: int  # label events so far: the position in the audit schedule
+    # what narrowed `eligible` (a focus, a routing cut) as text, written into each slot's
+    # policy: an audit drawn inside a focus is uniform over that slice, not over the pool
+    within: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    chosen: np.ndarray  # row positions, best first
+    audit: np.ndarray  # bool per chosen row
+    scores: np.ndarray  # per pool row
+    reason: str
+    # per chosen row: P(this item in this slot | the slots before it); NaN: not a draw
+    probability: np.ndarray
+    policy: tuple[str, ...]  # per chosen row: the policy behind that probability
+    explored: np.ndarray  # bool per chosen row: an exploration draw
+
+    def with_skipped(self, extra: np.ndarray) -> Plan:
+        """This plan with skipped rows offered again at the end (not draws: no probability)."""
+        return Plan(
+            np.concatenate([self.chosen, extra]),
+            np.concatenate([self.audit, np.zeros(len(extra), dtype=bool)]),
+            self.scores,
+            self.reason,
+            np.concatenate([self.probability, np.full(len(extra), np.nan)]),
+            (*self.policy, *([REOFFERED_POLICY] * len(extra))),
+            np.concatenate([self.explored, np.zeros(len(extra), dtype=bool)]),
+        )
+
+
+@dataclass(frozen=True)
+class SlotPolicy:
+    """What an estimate needs to know of one slot's draw, as written in `query_policy`.
+
+    The policy text ends "deff=D; [within=F; ]support=N; floor=L". support: how many
+    items the slot could have drawn (the fresh items left). floor: support times the
+    smallest probability any of them had, so 1 means uniform and 0 means some item
+    could not have been drawn (a deterministic top-k pick). deff: Kish's design effect
+    of the first slot, the mean of 1 / (support * probability): how many draws of this
+    slot are worth one uniform draw for an outcome alike everywhere (1: uniform; about
+    1 / audit_share for top-k with audits). An estimate may weigh a label by
+    1 / probability only when floor > 0, and must check that the support was every
+    unlabeled item (a focus, a routing cut or a skip narrows it).
+    """
+
+    support: int
+    floor: float
+    deff: float = 1.0
+
+    @classmethod
+    def parse(cls, text: str | None) -> SlotPolicy | None:
+        match = _POLICY_TAIL.search(text or "")
+        if match is None:
+            return None
+        return cls(int(match.group(2)), float(match.group(3)), float(match.group(1)))
+
+
+class AuditSchedule:
+    """Which queue slots are uniformly random audit items, and which items were issued.
+
+    The slot pattern and the item order are seeded permutations independent of the
+    model, so the first unlabeled item in the order is a uniform draw from the
+    unlabeled pool: its label, compared with the model's prediction made before it, is
+    an unbiased check. `was_issued` tells the write path that a label answers an audit.
+    """
+
+    def __init__(self, n_items: int, share: float, rng: np.random.Generator):
+        self.share = share
+        self.order = rng.permutation(n_items)
+        self.slots = rng.random(AUDIT_DRAWS) < share
+        self._issued: set[int] = set()
+        self._lock = threading.Lock()
+
+    def was_issued(self, position: int) -> bool:
+        with self._lock:
+            return position in self._issued
+
+    def is_audit(self, slot: int) -> bool:
+        return bool(self.slots[slot % AUDIT_DRAWS])
+
+    def candidates(self, fresh: np.ndarray, count: int) -> list[int]:
+        """The first `count` fresh items in the seeded order (uniform draws, in turn)."""
+        picks: list[int] = []
+        for start in range(0, len(self.order), AUDIT_DRAWS):
+            window = self.order[start : start + AUDIT_DRAWS]
+            picks.extend(window[fresh[window]][: count - len(picks)].tolist())
+            if len(picks) >= count:
+                break
+        return picks
+
+    def issue(self, positions: list[int], kinds: list[str]) -> None:
+        """Remember how each served item was last offered: an item offered as an audit
+        and later served again as an ordinary pick is no longer an audit observation."""
+        with self._lock:
+            for position, kind in zip(positions, kinds, strict=True):
+                if kind == "audit":
+                    self._issued.add(position)
+                else:
+                    self._issued.discard(position)
+
+
+class SlotDraws:
+    """Fills queue slots one by one and knows each pick's selection probability.
+
+    Slot j is an audit, an exploration or a top-k slot by a seeded pattern (independent
+    of the data, i.i.d. per slot with the shares `audit`, `explore` and the rest). Given
+    the items already placed, an item's probability of filling slot j is
+    audit / n + explore * w / W + top * [it is the best remaining item], with n the
+    fresh items left, w its exploration weight and W their total; ties for the best
+    share the top-k part equally, since the seeded tie-break order is a uniform shuffle.
+    Exploration weights are the square roots of the scores minus their minimum over the
+    fresh items (any strategy's scale works; equal scores make the draw uniform). The
+    square root is Zrnic and Candès' variance-optimal sampling for estimation when the
+    residual variance grows like the score (margin: 2 p (1 - p) ~ 1 - |p1 - p0|); plain
+    proportional draws would give confident items too little chance to be checked.
+    """
+
+    def __init__(
+        self,
+        scores: np.ndarray,
+        fresh: np.ndarray,
+        ranked: np.ndarray,
+        shares: tuple[float, float],
+        ties_are_random: bool,
+    ):
+        self.scores = scores
+        self.fresh = fresh
+        self.audit, self.explore = shares
+        self.top = max(0.0, 1.0 - self.audit - self.explore)
+        self.ties_are_random = ties_are_random
+        self.ranked = [int(p) for p in ranked]
+        self.taken: list[int] = []
+        self.left = int(np.count_nonzero(fresh))
+        self.positions = np.flatnonzero(fresh) if self.explore > 0 else np.empty(0, np.intp)
+        spread = scores[self.positions] - scores[self.positions].min() if self.explore > 0 else []
+        weights = np.sqrt(np.asarray(spread, dtype=float))
+        if not weights.any():  # every score equal: an exploration draw is uniform
+            weights = np.ones(len(self.positions))
+        self.weights = weights
+        self.cumulative = np.cumsum(weights)
+        self.weight_left = float(self.cumulative[-1]) if len(weights) else 0.0
+        self.lightest = float(weights.min()) if len(weights) else 0.0
+
+    def best(self) -> int | None:
+        return next((p for p in self.ranked if p not in self.taken), None)
+
+    def can_explore(self) -> bool:
+        return self.explore > 0 and self.weight_left > 1e-12 * float(self.cumulative[-1])
+
+    def draw_by_weight(self, rng: np.random.Generator) -> int:
+        """An item drawn in proportion to its weight among those not yet placed."""
+        while True:
+            target = rng.random() * self.cumulative[-1]
+            index = int(np.searchsorted(self.cumulative, target, side="right"))
+            index = min(index, len(self.positions) - 1)
+            position = int(self.positions[index])
+            if position not in self.taken and self.weights[index] > 0:
+                return position
+
+    def place(self, position: int) -> tuple[float, float]:
+        """Take `position` for the next slot: its selection probability and the floor."""
+        best = self.best()
+        tied = self._tied_with(best) if best is not None and self.ties_are_random else 1
+        top_part = 0.0
+        if best is not None and (
+            position == best or (tied > 1 and self.scores[position] == self.scores[best])
+        ):
+            top_part = 1.0 / tied
+        weight = self._weight(position)
+        probability = self.audit / self.left + self.top * top_part
+        floor = self.audit + self.top * float(best is not None and tied == self.left)
+        if self.explore > 0 and self.weight_left > 0:
+            probability += self.explore * weight / self.weight_left
+            floor += self.explore * self.left * self.lightest / self.weight_left
+        self.taken.append(position)
+        self.left -= 1
+        self.weight_left -= weight
+        return probability, floor
+
+    def design_effect(self) -> float:
+        """Mean of 1 / (n * probability) over the n fresh items, before any is placed."""
+        n, best = self.left, self.best()
+        if n == 0 or best is None:
+            return 1.0
+        tied = self._tied_with(best) if self.ties_are_random else 1
+        if self.explore > 0 and self.weight_left > 0:
+            scaled = self.audit + self.explore * n * self.weights / self.weight_left
+            at_top = self.scores[self.positions] == self.scores[best] if tied > 1 else None
+            if at_top is None:
+                scaled[int(np.searchsorted(self.positions, best))] += self.top * n
+            else:
+                scaled[at_top] += self.top * n / tied
+            return float(np.mean(1.0 / scaled)) if scaled.min() > 0 else float("inf")
+        at_top = self.audit + self.top * n / tied  # n * probability of a tied best item
+        if self.audit == 0 and tied < n:
+            return float("inf")
+        rest = (n - tied) / self.audit if tied < n else 0.0
+        return (rest + tied / at_top) / n
+
+    def _weight(self, position: int) -> float:
+        if self.explore == 0:
+            return 0.0
+        return float(self.weights[int(np.searchsorted(self.positions, position))])
+
+    def _tied_with(self, best: int) -> int:
+        """How many items not yet placed share the best item's score."""
+        following = [p for p in self.ranked if p not in self.taken]
+        top = self.scores[best]
+        if len(following) > 1 and self.scores[following[1]] < top:
+            return 1
+        same = int(np.count_nonzero(self.scores[self.fresh] == top))
+        return same - sum(1 for p in self.taken if self.scores[p] == top)
+
+
+class QueuePlanner:
+    """Ranks a pool for one Session: top-k by score, seeded ties, audits, skips last.
+
+    `explore` (default 0: the deterministic top-k) is the share of slots drawn at random,
+    more uncertain items more likely (see `SlotDraws`), once a model exists. It costs some label
+    efficiency and buys selection probabilities that let every actively chosen label
+    count in an unbiased accuracy estimate (see `analysis.estimates`).
+    """
+
+    def __init__(
+        self,
+        pool: Pool,
+        strategy: QueryStrategy,
+        audit_share: float,
+        seed: int | None,
+        explore: float = 0.0,
+    ):
+        if not 0.0 <= explore <= 1.0 - audit_share:
+            raise ValueError(
+                f"explore must be between 0 and 1 - audit_share ({1 - audit_share:g}), "
+                f"got {explore!r}"
+            )
+        rng = np.random.default_rng(seed)
+        self.pool = pool
+        self.strategy = strategy
+        self.explore = explore
+        self.tiebreak = rng.permutation(len(pool))  # seeded order for ties and cold start
+        self.audits = AuditSchedule(
+            len(pool), audit_share, np.random.default_rng(rng.integers(2**63))
+        )
+        draws = np.random.default_rng(rng.integers(2**63))  # drawn last: the above stay as before
+        self._draw_seed = int(draws.integers(2**63))
+        rest = 1.0 - audit_share
+        chance = explore / rest if rest > 0 else 0.0
+        self._explore_slots = ~self.audits.slots & (draws.random(AUDIT_DRAWS) < chance)
+        self._zeros = np.zeros(len(pool))
+        self._free_scores: np.ndarray | None = None
+        self._served: dict[int, tuple[float, str]] = {}
+        self._served_lock = threading.Lock()
+
+    def served(self, position: int) -> tuple[float | None, str | None]:
+        """(selection probability, policy) of the latest queue slot that offered this row."""
+        with self._served_lock:
+            return self._served.get(position, (None, None))
+
+    def plan(self, state: QueueState, k: int) -> Plan:
+        """The next k rows: fresh ones by score (audits mixed in), then skipped ones."""
+        scores, reason = self._scores(state.fit)
+        fresh = state.eligible & ~state.skipped
+        ranked = self._select(state.fit, scores, fresh, k)
+        plan = self._fill(state, scores, reason, fresh, ranked, k)
+        if len(plan.chosen) < k:
+            skipped = state.eligible & state.skipped
+            plan = plan.with_skipped(self._select(state.fit, scores, skipped, k - len(plan.chosen)))
+        self._remember(plan)
+        return plan
+
+    def _fill(
+        self,
+        state: QueueState,
+        scores: np.ndarray,
+        reason: str,
+        fresh: np.ndarray,
+        ranked: np.ndarray,
+        k: int,
+    ) -> Plan:
+        """Fill up to k slots from the fresh rows, slot by slot, with their probabilities."""
+        active = state.fit is not None and len(ranked) > 0
+        shares = (self.audits.share, self.explore) if active else (0.0, 0.0)
+        batch = active and getattr(self.strategy, "select", None) is not None
+        draws = SlotDraws(scores, fresh, ranked, shares, ties_are_random=not batch)
+        audit_picks = iter(self.audits.candidates(fresh, 2 * k) if shares[0] > 0 else [])
+        rng = np.random.default_rng([self._draw_seed, state.n_labels])
+        name = self.strategy.name if state.fit is not None else "cold start"
+        deff = draws.design_effect()
+        chosen: list[int] = []
+        kinds: list[str] = []
+        probabilities: list[float] = []
+        policies: list[str] = []
+        for j in range(min(k, draws.left)):
+            slot = state.n_labels + j
+            kind = "top"
+            if shares[0] > 0 and self.audits.is_audit(slot):
+                kind, position = (
+                    "audit",
+                    next((p for p in audit_picks if p not in draws.taken), None),
+                )
+            elif self._explore_slots[slot % AUDIT_DRAWS] and draws.can_explore():
+                kind, position = "explore", draws.draw_by_weight(rng)
+            else:
+                position = draws.best()
+            if position is None:
+                break
+            support = draws.left
+            probability, floor = draws.place(position)
+            chosen.append(position)
+            kinds.append(kind)
+            probabilities.append(probability)
+            policies.append(_policy_text(name, shares, (deff, support, floor), state.within))
+        self.audits.issue(chosen, kinds)
+        return Plan(
+            np.asarray(chosen, dtype=np.intp),
+            np.asarray([kind == "audit" for kind in kinds], dtype=bool),
+            scores,
+            reason,
+            np.asarray(probabilities, dtype=float),
+            tuple(policies),
+            np.asarray([kind == "explore" for kind in kinds], dtype=bool),
+        )
+
+    def _remember(self, plan: Plan) -> None:
+        """Keep each offered row's probability for the label that may answer it."""
+        rows = zip(plan.chosen.tolist(), plan.probability.tolist(), plan.policy, strict=True)
+        with self._served_lock:
+            for position, probability, policy in rows:
+                if np.isnan(probability):
+                    self._served.pop(position, None)
+                else:
+                    self._served[position] = (probability, policy)
+
+    def _scores(self, fit: FitResult | None) -> tuple[np.ndarray, str]:
+        if self.strategy.name == "random":
+            scores = fit.pool.scores if fit is not None else self._zeros
+            return scores, "random order (strategy='random')"
+        if fit is not None:
+            return fit.pool.scores, f"uncertainty ({self.strategy.name})"
+        if not self.strategy.needs_model:
+            return self._model_free_scores(), f"{self.strategy.name} (needs no model)"
+        return self._zeros, COLD_START_REASON
+
+    def _model_free_scores(self) -> np.ndarray:
+        """Scores of a strategy that needs no model (computed once: they cannot change)."""
+        if self._free_scores is None:
+            raw = self.strategy.score(None, self.pool.X)
+            self._free_scores = checked_scores(raw, len(self.pool), self.strategy.name)
+        return self._free_scores
+
+    def _select(
+        self, fit: FitResult | None, scores: np.ndarray, eligible: np.ndarray, k: int
+    ) -> np.ndarray:
+        select = getattr(self.strategy, "select", None)
+        if fit is None or select is None:
+            return top_k(scores, self.tiebreak, eligible, k)
+        candidates = top_k(scores, self.tiebreak, eligible, max(k * BATCH_CANDIDATES, 100))
+        chosen = np.asarray(select(fit.model, self.pool.X, candidates, k), dtype=np.intp)
+        return chosen[:k]
+
+
+def _policy_text(
+    name: str,
+    shares: tuple[float, float],
+    design: tuple[float, int, float],
+    within: str | None,
+) -> str:
+    """The slot's policy in words, ending in the fields `SlotPolicy` reads back."""
+    audit, explore = shares
+    deff, support, floor = design
+    top = max(0.0, 1.0 - audit - explore)
+    narrowed = f"within={within}; " if within else ""
+    return (
+        f"{name}: audit {audit:g} uniform, explore {explore:g} by score, top-k {top:g}; "
+        f"deff={deff:.6g}; {narrowed}support={support}; floor={floor:.6g}"
+    )
+
+
+def queue_frame(
+    plan: Plan,
+    fit: FitResult | None,
+    classes: Sequence[Hashable],
+    skipped: np.ndarray,
+    index: pd.Index,
+) -> pd.DataFrame:
+    """The planned rows as the documented DataFrame.
+
+    Audit rows carry no suggestion, confidence or score: they exist to measure the model
+    without bias, and a person shown the model's guess is anchored by it. The core
+    withholds them, so no client (a script, a widget of someone else's) can leak them.
+    """
+    chosen, audit = plan.chosen, plan.audit
+    if fit is None:
+        suggestion = np.full(len(chosen), None, dtype=object)
+        confidence = np.full(len(chosen), np.nan)
+        score = np.full(len(chosen), np.nan)
+    else:
+        suggestion = np.asarray(classes, dtype=object)[fit.pool.suggestion[chosen]]
+        suggestion[audit] = None
+        confidence = np.where(audit, np.nan, fit.pool.confidence[chosen])
+        score = np.where(audit, np.nan, plan.scores[chosen])
+    ids = index[chosen]
+    return pd.DataFrame(
+        {
+            "score": score,
+            "suggestion": pd.Series(suggestion, index=ids, dtype=object),
+            "confidence": confidence,
+            "reason": np.select(
+                [audit, plan.explored], [AUDIT_REASON, EXPLORE_REASON], plan.reason
+            ),
+            "audit": audit,
+            "skipped": skipped[chosen],
+        },
+        index=ids,
+    )

@@ -1,0 +1,256 @@
+"""`Session.estimate`: selection probabilities, unbiasedness and coverage, bad input.
+
+The statistical tests run many small simulated sessions (a truth column as the oracle)
+and check properties, not numbers: the recorded selection probabilities match how often
+the queue really picks each item; with a model whose residuals cannot change, the
+estimate is unbiased within Monte Carlo error; with a learning model, the 95% intervals
+cover the current model's true accuracy on the unlabeled items about 95% of the time
+and are narrower than the audit-only Wilson interval at the same number of labels.
+The full-size evidence is benchmarks/bench_estimates.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+
+import hitl_widgets as hw
+from hitl_widgets.core.analysis.intervals import wilson_interval
+from hitl_widgets.core.pool import build_pool
+from hitl_widgets.core.queue import QueuePlanner, QueueState, SlotPolicy
+from hitl_widgets.core.scoring import PoolScores
+from hitl_widgets.core.strategies import MarginSampling
+from hitl_widgets.core.training import FitResult
+
+COLUMNS = ["metric", "estimate", "low", "high", "level", "n_labels", "n_eff", "n_items"]
+
+
+class FixedModel(ClassifierMixin, BaseEstimator):
+    """Ignores its labels: P(class 1) is the first feature, whatever it was fitted on.
+
+    Its residuals never change, so only the queue's random draws move the estimate:
+    unbiasedness of the design weighting in its purest form.
+    """
+
+    def fit(self, X: Any, y: Any) -> FixedModel:
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        p = np.asarray(X, dtype=float)[:, 0]
+        return np.column_stack([1 - p, p])
+
+
+def fixed_pool(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    """The model says p; the truth is less sure than the model (it is overconfident)."""
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0.02, 0.98, n)
+    truth = (rng.random(n) < 0.5 + 0.7 * (p - 0.5)).astype(int)
+    group = np.where(rng.random(n) < 0.4, "B", "A")
+    return pd.DataFrame({"p": p, "noise": rng.normal(size=n), "truth": truth, "group": group})
+
+
+def learning_pool(n: int = 400) -> pd.DataFrame:
+    X, y = make_classification(
+        n_samples=n, n_features=4, n_informative=3, n_redundant=0, flip_y=0.08, random_state=1
+    )
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    frame["truth"] = y
+    frame["group"] = np.where(X[:, 1] > 0.3, "B", "A")
+    return frame
+
+
+def true_accuracy(s: hw.Session, group: str | None = None) -> float:
+    snap = s.snapshot()
+    unlabeled = ~snap.decided
+    if group is not None:
+        unlabeled &= (snap.data["group"] == group).to_numpy()
+    right = snap.fit.pool.suggestion[unlabeled] == snap.truth_codes[unlabeled]
+    return float(right.mean())
+
+
+def run(frame: pd.DataFrame, features: list[str], model: Any, seed: int, n: int) -> hw.Session:
+    s = hw.Session(
+        frame,
+        classes=[0, 1],
+        features=features,
+        model=model,
+        truth="truth",
+        subgroups="group",
+        store=":memory:",
+        random_state=seed,
+        progress=False,
+        explore=0.5,
+    )
+    s.simulate(n, wait=False)  # refits coalesce: the probabilities are those of the queue
+    s.wait()
+    return s
+
+
+# ---------------------------------------------------------------- probabilities
+def test_recorded_probabilities_match_how_often_the_queue_picks() -> None:
+    """Slot 0 over many seeds: each item's pick frequency equals its recorded probability."""
+    frame = pd.DataFrame({"x": np.arange(12.0)})
+    pool = build_pool(frame, ["x"])
+    scores = np.array([0.9, 0.8, 0.8, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.0, 0.6, 0.7])
+    fit = FitResult(1, None, PoolScores(scores, np.zeros(12, np.int16), 1 - scores / 2), 5, 5, 0.0)
+    eligible = np.ones(12, dtype=bool)
+    eligible[[3, 7]] = False  # labeled or focused out: never drawn
+    state = QueueState(fit, eligible, np.zeros(12, dtype=bool), n_labels=0)
+    draws, recorded = 2000, {}
+    picks = np.zeros(12)
+    for seed in range(draws):
+        plan = QueuePlanner(pool, MarginSampling(), 0.2, seed, explore=0.5).plan(state, 3)
+        picks[plan.chosen[0]] += 1
+        recorded.setdefault(int(plan.chosen[0]), plan.probability[0])
+        policy = SlotPolicy.parse(plan.policy[0])
+        assert (policy.support, policy.floor) == (10, 0.2)  # the audit share is the floor
+    assert picks[[3, 7]].sum() == 0
+    assert sum(recorded.values()) == pytest.approx(1.0)  # every fresh item was picked once
+    for item, probability in recorded.items():
+        tolerance = 4 * np.sqrt(probability * (1 - probability) / draws) + 1e-3
+        assert abs(picks[item] / draws - probability) < tolerance, item
+
+
+def test_label_events_carry_the_selection_probability() -> None:
+    frame = fixed_pool(200)
+    s = hw.Session(
+        frame,
+        classes=[0, 1],
+        features=["p", "noise"],
+        model=FixedModel(),
+        truth="truth",
+        store=":memory:",
+        random_state=0,
+        progress=False,
+    )
+    first = s.queue(1).index[0]
+    s.submit(first, int(frame.loc[first, "truth"]))
+    event = s.event_log()[-1]
+    assert event.selection_probability == pytest.approx(1 / 200)  # cold start: uniform
+    assert SlotPolicy.parse(event.query_policy) == SlotPolicy(200, 1.0, 1.0)
+    s.simulate(30)
+    events = s.events.iloc[1:]
+    audit = events[events["audit"]]
+    assert audit["selection_probability"].notna().all()
+    top = events[~events["audit"] & events["query_policy"].str.startswith("margin")]
+    assert (top["selection_probability"] > 0.9).all()  # the best item: 0.1/n + 0.9
+    by_hand = next(i for i in frame.index if not s.is_labeled(i) and i not in s.queue(5).index)
+    s.submit(by_hand, 0)
+    assert s.event_log()[-1].selection_probability is None  # not offered: no draw
+    s.close()
+
+
+# ---------------------------------------------------------------- statistics
+def simulated(frame: pd.DataFrame, features: list[str], model: Any, runs: int, n: int) -> dict:
+    """Estimates next to the truth over `runs` simulated sessions of `n` labels each."""
+    out: dict[str, list] = {"overall": [], "groups": [], "ratio": []}
+    for seed in range(runs):
+        s = run(frame, features, model, seed, n)
+        row = s.estimate().iloc[0]
+        out["overall"].append((row["estimate"], row["low"], row["high"], true_accuracy(s)))
+        for _, g in s.estimate(by="group").dropna(subset=["estimate"]).iterrows():
+            truth = true_accuracy(s, g["subgroup"])
+            out["groups"].append((g["estimate"], g["low"], g["high"], truth))
+        audits = s.snapshot().labeled.query("audit")
+        if len(audits):  # the audit-only interval needs at least one audit label
+            low, high = wilson_interval(
+                (audits["suggestion"] == audits["label"]).sum(), len(audits)
+            )
+            out["ratio"].append((row["high"] - row["low"]) / float(high - low))
+        s.close()
+    return out
+
+
+def coverage(rows: list[tuple]) -> float:
+    return float(np.mean([low <= truth <= high for _, low, high, truth in rows]))
+
+
+@pytest.fixture(scope="module")
+def fixed_runs() -> dict:
+    return simulated(fixed_pool(), ["p", "noise"], FixedModel(), runs=40, n=30)
+
+
+@pytest.fixture(scope="module")
+def learning_runs() -> dict:
+    return simulated(learning_pool(), ["a", "b", "c", "d"], LogisticRegression(), runs=24, n=50)
+
+
+def test_unbiased_when_only_the_draws_are_random(fixed_runs: dict) -> None:
+    errors = np.array([estimate - truth for estimate, _, _, truth in fixed_runs["overall"]])
+    assert abs(errors.mean()) < 3 * errors.std(ddof=1) / np.sqrt(len(errors)) + 0.002
+    assert 0.85 <= coverage(fixed_runs["overall"]) <= 1.0
+
+
+def test_intervals_cover_the_current_models_accuracy(learning_runs: dict) -> None:
+    assert coverage(learning_runs["overall"]) >= 0.8  # 24 runs: 0.8 is 95% minus 3 s.e.
+    assert len(learning_runs["groups"]) >= 30
+    assert coverage(learning_runs["groups"]) >= 0.8
+
+
+def test_intervals_are_narrower_than_the_audit_only_wilson(learning_runs: dict) -> None:
+    assert np.mean(learning_runs["ratio"]) <= 0.75
+
+
+# ---------------------------------------------------------------- tables
+@pytest.fixture(scope="module")
+def labeled() -> hw.Session:
+    s = run(learning_pool(), ["a", "b", "c", "d"], LogisticRegression(), 3, 60)
+    yield s
+    s.close()
+
+
+def test_tables_say_what_they_estimate(labeled: hw.Session) -> None:
+    accuracy = labeled.estimate()
+    assert list(accuracy.columns) == [*COLUMNS, "model_version", "method", "note"]
+    row = accuracy.iloc[0]
+    assert row["low"] <= row["estimate"] <= row["high"] and row["n_labels"] >= 50
+    assert "unlabeled items" in row["note"] and row["n_items"] == 400 - 60
+    error = labeled.estimate("error_rate").iloc[0]
+    assert error["estimate"] == pytest.approx(1 - row["estimate"])
+    assert error["low"] == pytest.approx(1 - row["high"])
+    recall = labeled.estimate("recall")
+    assert list(recall["class"]) == [0, 1] and recall["estimate"].between(0, 1).all()
+    by = labeled.estimate(by="group", level=0.8)
+    assert list(by["subgroup"]) == ["A", "B"] and (by["level"] == 0.8).all()
+    assert (by["n_items"].sum()) == row["n_items"]
+
+
+def test_a_subgroup_with_too_few_labels_gets_no_number(labeled: hw.Session) -> None:
+    table = labeled.estimate(by="a")  # four quantile bins of a numeric column
+    few = table[table["n_labels"] < 10]
+    assert few["estimate"].isna().all() and few["note"].str.contains("not enough labels").all()
+
+
+@pytest.mark.parametrize("level", [0, 1, 1.5, -0.1, True, "0.95", float("nan")])
+def test_level_must_be_inside_zero_one(labeled: hw.Session, level: Any) -> None:
+    with pytest.raises(ValueError, match="level must be a number strictly between 0 and 1"):
+        labeled.estimate(level=level)
+
+
+def test_unknown_metric_or_column(labeled: hw.Session) -> None:
+    with pytest.raises(ValueError, match="metric must be one of"):
+        labeled.estimate("f1")
+    with pytest.raises(ValueError, match="not a column of the pool"):
+        labeled.estimate(by="region")
+
+
+def test_no_labels_or_one_class() -> None:
+    frame = fixed_pool(50)
+    s = hw.Session(frame, classes=[0, 1], features=["p"], store=":memory:", progress=False)
+    with pytest.raises(ValueError, match="no labels yet"):
+        s.estimate()
+    s.submit(0, 1)
+    s.submit(1, 1)
+    s.wait()
+    with pytest.raises(ValueError, match="only one class labeled so far"):
+        s.estimate()
+    with pytest.raises(ValueError, match="only one class labeled so far"):
+        s.stopping()
+    s.close()
