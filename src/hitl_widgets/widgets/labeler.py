@@ -35,7 +35,6 @@ import string
 import threading
 import time
 from collections import deque
-from pathlib import Path
 from typing import Any
 
 import anywidget
@@ -45,9 +44,9 @@ import traitlets
 from ..core.session import Session
 from ..core.store import SQLiteStore
 from ..core.worker import Failure, Worker
+from .chart import static_file
 from .views import Renderer, image_view, row_view, safe_number, text_view, view_of_value
 
-STATIC = Path(__file__).resolve().parent.parent / "static"
 RESERVED_KEYS = {"s", "z"}  # skip and undo
 SENT_MEMORY = 512  # ids of earlier `items` watched for being closed
 CLOSED_MAX = 64  # closed ids kept on the wire (the browser holds at most one card)
@@ -73,16 +72,6 @@ def class_keys(n: int) -> list[str]:
     return [CLASS_KEYS[i] if i < len(CLASS_KEYS) else "" for i in range(n)]
 
 
-def _static(name: str) -> Path:
-    path = STATIC / name
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} is missing: the front end was not built. Install the package with "
-            "`pip install .` (or run `npm ci && npm run build` in a source checkout)"
-        )
-    return path
-
-
 class Labeler(anywidget.AnyWidget):
     """Uncertainty-ranked cards with a button and a key per class.
 
@@ -104,8 +93,8 @@ class Labeler(anywidget.AnyWidget):
         is a team database.
     """
 
-    _esm = _static("labeler.js")
-    _css = _static("labeler.css")
+    _esm = static_file("labeler.js")
+    _css = static_file("labeler.css")
 
     classes: traitlets.List[dict[str, str]] = traitlets.List().tag(sync=True)
     items: traitlets.List[dict[str, Any]] = traitlets.List().tag(sync=True)
