@@ -7,6 +7,7 @@ sends is fed through `comm.handle_msg`, the way a real comm delivers it.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import altair as alt
@@ -60,6 +61,30 @@ class Wire:
         return sent
 
 
+def until(condition, timeout: float = 60.0) -> None:
+    """Poll: a fit's observers may run just after `Session.wait` returns."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def caught_up(d: hw.Dashboard) -> bool:
+    """The dashboard shows the session's current labels and model, and is idle."""
+    s = d.session.status
+    shown = d.status
+    return (
+        d.wait(timeout=60)
+        and s.fit_state != "fitting"
+        and (shown["labeled"], shown["model_version"]) == (s.n_labeled, s.model_version)
+    )
+
+
+def settle(d: hw.Dashboard) -> None:
+    d.session.wait()
+    until(lambda: caught_up(d))
+
+
 def inline_data(spec):
     """Every `data` object of a spec that carries rows itself."""
     if isinstance(spec, list):
@@ -103,8 +128,7 @@ def test_specs_are_built_once_and_carry_no_rows(trained):
         assert "datasets" not in spec and not list(inline_data(spec))
     specs = json.dumps(d.specs, sort_keys=True)
     trained.simulate(5)
-    trained.wait()
-    assert d.wait(timeout=60)
+    settle(d)
     assert json.dumps(d.specs, sort_keys=True) == specs  # a redraw never touches a spec
     # every dataset a spec reads has its rows model, and the rows are current
     for name, rows in d.data.items():
@@ -122,8 +146,7 @@ def test_a_redraw_sends_only_the_datasets_that_changed(session):
     d.redraw()
     assert wire.take() == []  # nothing changed, nothing sent
     session.simulate(30)
-    session.wait()
-    assert d.wait(timeout=60)
+    settle(d)
     assert {"accuracy", "disagreement", "uncertainty", "balance"} <= wire.names()
     assert d.status["labeled"] == 30 and d.status["fit_state"] == "ready"
     wire.take()
@@ -144,8 +167,7 @@ def test_redraw_bytes_are_small(trained):
     d = hw.Dashboard(trained)
     wire = Wire(d)
     trained.simulate(1)
-    trained.wait()
-    assert d.wait(timeout=60)
+    settle(d)
     sent = wire.take()
     assert sent and sum(size for _, size in sent) < 50_000, sent
     d.close()
@@ -198,14 +220,11 @@ def test_a_failed_redraw_is_shown_and_the_next_one_recovers(trained, monkeypatch
 
     monkeypatch.setattr(trained, "metrics", fails_once)
     trained.simulate(1)
-    trained.wait()
-    assert d.wait(timeout=60)
-    assert d.failure is not None
+    until(lambda: d.failure is not None)
     assert d.status["error"] == "charts not redrawn: RuntimeError: metrics exploded <b>here</b>"
     redraws = d.redraws
     trained.simulate(1)
-    trained.wait()
-    assert d.wait(timeout=60)
+    settle(d)
     assert d.failure is None and d.status["error"] is None
     assert d.redraws > redraws and d.status["labeled"] == 42
     d.close()
@@ -217,8 +236,7 @@ def test_routing_slider_moves_the_rule_and_says_what_it_means(session):
     assert d.status["routing"] == "routing needs a fitted model"
     assert "fitted model" in d.data["routing_note"].rows[0]["text"].replace("\n", " ")
     session.simulate(40)
-    session.wait()
-    assert d.wait(timeout=60)
+    settle(d)
     # the curve (a pass over the pool per threshold) waits until the tab is opened
     assert d.data["routing"].rows == []
     assert "Routing tab" in d.data["routing_note"].rows[0]["text"].replace("\n", " ")
@@ -294,8 +312,7 @@ def test_text_pool_and_the_one_line_helper():
     )
     assert app.labeler.session is app.session and app.dashboard.session is app.session
     app.session.simulate(10)
-    app.session.wait()
-    assert app.dashboard.wait(timeout=60)
+    settle(app.dashboard)
     assert app.dashboard.status["labeled"] == 10
     assert app.dashboard.data["uncertainty"].rows
     app.close()
