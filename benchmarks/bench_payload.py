@@ -68,6 +68,22 @@ def session_of(n: int) -> hw.Session:
     return s
 
 
+def settle(dashboard: hw.Dashboard, timeout: float = 120.0) -> None:
+    """Wait until the dashboard shows the session's labels and model and is idle (a fit's
+    observers can run just after `Session.wait` returns, so poll the public state)."""
+    deadline = time.monotonic() + timeout
+    session = dashboard.session
+    session.wait(timeout)
+    while True:
+        s, shown = session.status, dashboard.status
+        done = (shown["labeled"], shown["model_version"]) == (s.n_labeled, s.model_version)
+        if done and s.fit_state != "fitting" and dashboard.wait(timeout):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("the dashboard did not catch up with the session")
+        time.sleep(0.001)
+
+
 def timed(fn, spent: list[float]):
     """`fn`, adding the seconds of each call to `spent`."""
 
@@ -112,8 +128,7 @@ def python_costs(n: int, redraws: int, routing: bool) -> dict:
             spent.clear()
         item = session.queue(1).index[0]
         session.submit(item, session.data.loc[item, "truth"])
-        session.wait()
-        dashboard.wait()
+        settle(dashboard)
         total.append(time.perf_counter() - fit_done[-1])
         in_metrics.append(sum(metrics))
         in_curve.append(sum(curve))
@@ -150,14 +165,14 @@ SETUP, SHOW, LABEL, AGAIN = 0, 1, 2, 3
 def notebook(n: int) -> nbformat.NotebookNode:
     cells = [
         f"import sys, time\nsys.path.insert(0, {str(REPO / 'benchmarks')!r})\n"
-        "import hitl_widgets as hw\nfrom bench_payload import session_of\n"
+        "import hitl_widgets as hw\nfrom bench_payload import session_of, settle\n"
         f"session = session_of({n})\nfit_done = []\n"
         "session.observe(lambda kind: kind == 'fit_done' and fit_done.append(time.time()))",
         "dashboard = hw.Dashboard(session)\ndashboard",
         # one label as a person gives it (simulate() would add its progress-bar widgets)
         "item = session.queue(1).index[0]\n"
         "session.submit(item, session.data.loc[item, 'truth'])\n"
-        "session.wait(60)\ndashboard.wait(60)\nprint('FIT_DONE', fit_done[-1])",
+        "settle(dashboard)\nprint('FIT_DONE', fit_done[-1])",
         "hw.Dashboard(session)",
     ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])

@@ -319,8 +319,8 @@ def test_sdist_ships_the_bundle_and_installs_without_node(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
     probe = (
-        "import json, hitl_widgets.widgets.labeler as lab\n"
-        "print(json.dumps({'module': lab.__file__, 'static': str(lab.STATIC),\n"
+        "import json, hitl_widgets.widgets.labeler as lab, hitl_widgets.widgets.chart as chart\n"
+        "print(json.dumps({'module': lab.__file__, 'static': str(chart.STATIC),\n"
         "  'esm': len(str(lab.Labeler._esm)), 'css': len(str(lab.Labeler._css))}))"
     )
     out = subprocess.run(

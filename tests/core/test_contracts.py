@@ -139,11 +139,13 @@ def test_a_worker_records_a_failure_shows_it_and_keeps_running():
 
 def test_a_failing_fit_is_shown_and_the_next_fit_recovers():
     class FlakyModel(ClassifierMixin, BaseEstimator):
-        fits = 0
+        """Fails every fit while `broken`: two quick submits may cause one fit or two,
+        so the failure is a state of the model, not a count of calls."""
+
+        broken = True
 
         def fit(self, X, y):
-            FlakyModel.fits += 1
-            if FlakyModel.fits == 1:
+            if FlakyModel.broken:
                 raise RuntimeError("first fit fails")
             self.inner_ = LogisticRegression().fit(X, y)
             self.classes_ = self.inner_.classes_
@@ -157,6 +159,7 @@ def test_a_failing_fit_is_shown_and_the_next_fit_recovers():
     s.submit("r01", "neg")
     assert s.wait(30)
     assert s.status.fit_state == "failed" and "first fit fails" in s.status.fit_error
+    FlakyModel.broken = False
     s.submit("r02", "pos")
     assert s.wait(30)
     assert s.status.fit_state == "ready" and s.status.fit_error is None

@@ -63,6 +63,7 @@ def learning_pool(n: int = 400) -> pd.DataFrame:
     frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
     frame["truth"] = y
     frame["group"] = np.where(X[:, 1] > 0.3, "B", "A")
+    frame["site"] = np.where(np.arange(n) % 25 == 0, "rare", "common")  # 4% of the pool
     return frame
 
 
@@ -223,9 +224,11 @@ def test_tables_say_what_they_estimate(labeled: hw.Session) -> None:
 
 
 def test_a_subgroup_with_too_few_labels_gets_no_number(labeled: hw.Session) -> None:
-    table = labeled.estimate(by="a")  # four quantile bins of a numeric column
-    few = table[table["n_labels"] < 10]
-    assert few["estimate"].isna().all() and few["note"].str.contains("not enough labels").all()
+    table = labeled.estimate(by="site").set_index("subgroup")
+    rare = table.loc["rare"]
+    assert rare["n_labels"] < 10 and np.isnan(rare["estimate"]) and np.isnan(rare["low"])
+    assert rare["note"].startswith("not enough labels to estimate this yet")
+    assert np.isfinite(table.loc["common", "estimate"])
 
 
 @pytest.mark.parametrize("level", [0, 1, 1.5, -0.1, True, "0.95", float("nan")])

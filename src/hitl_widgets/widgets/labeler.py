@@ -13,13 +13,14 @@ The click path: a label message is committed and acknowledged, and nothing runs 
 the two. The session tells its observers "labels" once the event is durable and before it
 asks for the refit; this widget answers the browser right there and waits (at most
 ACK_FLUSH_SECONDS) until the kernel's IOPub thread has put the answer on the wire, so the
-refit, which starts next, cannot hold it up; the refit and the next queue then give the
-answer a head start (ACK_HEAD_START_SECONDS) on the machine's cores. The queue that
-follows a label (the labeled item gone, the window topped up) is computed on this
-widget's coalescing `Worker` ("hitl-labeler"), never on the thread that reads the next
-message (ten labels during one refresh cause one next refresh); the queue that follows a
-refit is computed on the refit thread, which has nothing else to do then. `timings()` says
-when each message arrived, was committed and was answered (benchmarks/bench_browser.py).
+refit, which starts next, cannot hold it up; the refit then gives the answer a head start
+(ACK_HEAD_START_SECONDS) on the machine's cores. The queue that follows a label (the
+labeled item gone, the window topped up) usually comes from that refit, which refreshes
+the widget on its own thread when done; this widget's coalescing `Worker` ("hitl-labeler")
+sends it instead when no refresh came within QUEUE_AFTER_LABEL_SECONDS (a skip, a slow
+refit, a pool still being vectorized). No queue is ever computed on the thread that reads
+the next message. `timings()` says when each message arrived, was committed and was
+answered (benchmarks/bench_browser.py reads it).
 
 `closed` names items this widget sent earlier that are no longer open (labeled from a
 cell, by `session.simulate`, by a teammate; dismissed here). The browser holds the card
@@ -54,13 +55,15 @@ TIMINGS_KEPT = 2000  # per-message timings kept for benchmarks (`Labeler.timings
 ACK_FLUSH_SECONDS = 0.05  # longest wait for the kernel's IOPub thread to send an ack
 # A refit or queue refresh that a browser label caused starts this long after its ack, so
 # the ack's way to the browser (the Jupyter server and the browser, on the same few cores)
-# is not slowed by the work it caused. Measured with benchmarks/bench_browser.py at
-# 100k rows on a loaded 2-core machine: median click -> "saved" 36-38 ms -> 26-28 ms.
+# is not slowed by the work it caused. benchmarks/bench_browser.py --rows 100000, 3 runs
+# each, interleaved, on a 2-core machine at load ~8: median click -> "saved" 38.6 -> 35.1
+# ms, key -> "saved" 34.9 -> 29.5 ms (without -> with the head start).
 ACK_HEAD_START_SECONDS = 0.025
 # The queue after a label usually comes from the refit the label causes (it refreshes the
 # widget when done); the worker sends one itself only if no refresh came this long after
 # the ack: after a skip (no refit), or while the refit is slow (a large text pool still
-# being vectorized). That spares a queue computation, a message and a redraw per label.
+# being vectorized). That spares a queue computation, a message and a redraw per label
+# (same runs: median click -> "saved" 41.9 -> 38.6 ms, key 42.1 -> 34.9 ms).
 QUEUE_AFTER_LABEL_SECONDS = 0.25
 CLASS_KEYS = [str(d) for d in range(1, 10)] + [
     c for c in string.ascii_lowercase if c not in RESERVED_KEYS
@@ -174,10 +177,10 @@ class Labeler(anywidget.AnyWidget):
     def refresh(self) -> None:
         """Send the current queue and status (after labels, fits and undos).
 
-        Refreshes come from this widget's worker (after its labels), the refit thread
-        (after a fit), a cell's thread (labels from elsewhere, a focus) and the kernel's
-        thread (an undo): computing and sending under one lock keeps them in order, so a
-        queue computed before a label can never overwrite one computed after it.
+        Refreshes come from the refit thread (after a fit), this widget's worker (labels
+        no refit answered in time), a cell's thread (labels from elsewhere, a focus) and
+        the kernel's thread (an undo): computing and sending under one lock keeps them in
+        order, so a queue computed before a label can never overwrite one computed after.
         """
         with self._refresh_lock, self.hold_sync():
             acks = self._acks  # every label acked by now is in the queue computed below

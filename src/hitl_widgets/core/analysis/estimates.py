@@ -51,7 +51,7 @@ probability (labeled outside the queue, by id) only train the model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Real
 from typing import Any
 
@@ -105,7 +105,7 @@ def require_fit(snap: Snapshot) -> None:
         return
     labels = {e.label for e in snap.current.values()}
     if not labels:
-        raise ValueError("no labels yet: label some items (at least one of two classes) first")
+        raise ValueError("no labels yet: label items of at least two classes first")
     if len(labels) == 1:
         raise ValueError(
             f"only one class labeled so far ({labels.pop()!r}): a model needs labels of two "
@@ -412,13 +412,7 @@ def estimate(
     if metric == "recall":
         frame = _recall_rows(snap, rows, proba, design, groups, level)
     else:
-        frame = _accuracy_rows(snap, rows, proba, design, groups, level)
-        if metric == "error_rate":
-            frame["estimate"], frame["low"], frame["high"] = (
-                1 - frame["estimate"],
-                1 - frame["high"],
-                1 - frame["low"],
-            )
+        frame = _accuracy_rows(snap, rows, proba, design, groups, level, metric)
     frame.insert(0, "metric", metric)
     frame["level"] = level
     frame["model_version"] = snap.fit.version if snap.fit else 0
@@ -444,6 +438,7 @@ def _accuracy_rows(
     design: Design,
     groups: list[tuple[str | None, np.ndarray]],
     level: float,
+    metric: str,
 ) -> pd.DataFrame:
     fit = snap.fit
     assert fit is not None
@@ -465,7 +460,7 @@ def _accuracy_rows(
                 int(in_target.sum()),
                 int(target.sum()),
                 level,
-                "accuracy",
+                metric,
             )
         )
     return pd.DataFrame(out)
@@ -500,7 +495,8 @@ def _recall_rows(
             )
             denominator = (float(current[target, c].sum()), (is_c - proba[:, c]) * member)
             drawn = int((member & is_c)[design.rows].sum())
-            row = _row(design, numerator, denominator, drawn, int(target.sum()), level, "recall")
+            what = f"recall of class {value!r}"
+            row = _row(design, numerator, denominator, drawn, int(target.sum()), level, what)
             out.append({"subgroup": name, "class": value} | row)
     return pd.DataFrame(out)
 
@@ -525,13 +521,17 @@ def _row(
             | base
             | {
                 "note": f"not enough labels to estimate this yet: {drawn} randomly drawn "
-                f"label(s) here, at least {MIN_DRAWS} needed (about {MIN_DRAWS - drawn} more "
-                "audit labels in this group)"
+                f"label(s) here, at least {MIN_DRAWS} needed ({MIN_DRAWS - drawn} more "
+                "randomly drawn labels in this group)"
             }
         )
     interval = ratio_interval(design, numerator, denominator, level)
     if not np.isfinite(interval.estimate):
         return empty | base | {"note": "no item of this class expected among the unlabeled"}
+    if what == "error_rate":  # the same interval, seen from the other side
+        interval = replace(
+            interval, estimate=1 - interval.estimate, low=1 - interval.high, high=1 - interval.low
+        )
     return {
         "estimate": interval.estimate,
         "low": interval.low,
@@ -546,7 +546,7 @@ def _note(
     what: str, interval: Interval, drawn: int, n_items: int, level: float, design: Design
 ) -> str:
     text = (
-        f"{what} of the current model on the {n_items} unlabeled items: "
+        f"{what.replace('_', ' ')} of the current model on the {n_items} unlabeled items: "
         f"{interval.estimate:.3f} ({level:.0%} interval {interval.low:.3f} to "
         f"{interval.high:.3f}); its confidence on those items, corrected by {drawn} labels "
         "weighed by how likely the queue was to ask them, each checked by a model fitted "

@@ -32,6 +32,7 @@ import pandas as pd
 from scipy.stats import beta, binom
 
 from ..config import check_share
+from ..queue import SlotPolicy
 from ..snapshot import Snapshot
 from .estimates import FOLDS, cached_cross_fit, check_by, labeled_rows, require_fit
 from .intervals import wilson_interval
@@ -341,7 +342,8 @@ def _uniform_evidence(snap: Snapshot, folds: int) -> tuple[np.ndarray, np.ndarra
         if event.action != "label" or key in seen:
             continue
         seen.add(key)
-        uniform = event.audit or (event.query_policy or "").endswith("floor=1")
+        slot = SlotPolicy.parse(event.query_policy)
+        uniform = event.audit or (slot is not None and slot.floor >= 1)
         if uniform and key in rows.row_of and snap.current[key].event_id == event.event_id:
             picked.append(rows.row_of[key])
     index = np.asarray(picked, dtype=np.intp)

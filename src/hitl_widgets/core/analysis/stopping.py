@@ -15,11 +15,15 @@ Two signals, both functions of a Snapshot:
   part alone would hide the gain on the hard items labeling has already taken away.
 
 The recommendation is "stop" when predictions are stable and the upper end of the gain
-interval is at most `tolerance` (one accuracy point by default). Why the half: learning
-curves flatten (error ~ a n^-b + c), so the gain from n to 2n labels is at most the gain
-from n/2 to n; a small bound on the last doubling bounds what the next doubling buys.
-That is an assumption about the learning curve, stated in the note, not a guarantee: a
-cluster the queue has not found yet can still make the curve jump.
+interval is at most `tolerance` (one accuracy point by default); "could stop" when they
+are stable and the estimated gain is under `tolerance` but its interval is still wider
+(telling the gain apart from one point takes many labels: the interval is honest about
+that); "continue" otherwise, and "too early" before there is enough to compare.
+Why the half: learning curves flatten (error ~ a n^-b + c), so the gain from n to 2n
+labels is at most the gain from n/2 to n; a small bound on the last doubling bounds
+what the next doubling buys. That is an assumption about the learning curve, stated in
+the note, not a guarantee: a cluster the queue has not found yet can still make the
+curve jump.
 """
 
 from __future__ import annotations
@@ -119,7 +123,7 @@ def stopping(
     agreement (mean share of identical predictions), stable (kappa >= 0.99), gain_from
     (labels of the earlier model), gain, gain_low, gain_high (accuracy gain on the pool
     and its `level` interval), n_draws (randomly drawn labels behind the interval),
-    recommendation ("stop", "continue" or "too early") and note.
+    recommendation ("stop", "could stop", "continue" or "too early") and note.
     """
     level = check_level(level)
     require_fit(snap)
@@ -219,6 +223,13 @@ def _meter(
             f"stop: {words}. Learning curves flatten, so doubling the labels should buy less "
             f"than {tolerance:.0%} more (an assumption: a part of the pool the queue has "
             "not explored can still surprise)"
+        )
+    elif stable and gain["gain"] <= tolerance:
+        row["recommendation"] = "could stop"
+        row["note"] = (
+            f"could stop: {words}. The estimated gain is under {tolerance:.0%} but its "
+            f"interval reaches {gain['gain_high']:+.1%}: stop if that risk is acceptable, "
+            "or label on to narrow it"
         )
     else:
         why = "predictions still change" if not stable else "the last labels still helped"
