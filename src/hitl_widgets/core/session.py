@@ -29,13 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis.estimates import estimate
-from .analysis.label_errors import label_issues
-from .analysis.metrics import all_metrics
-from .analysis.routing import RoutingPolicy, guaranteed_policy, route, routing_curve
-from .analysis.slices import find_slices, frame_text, where_of
-from .analysis.stopping import stopping
-from .analysis.team import adjudication_queue, team_agreement, team_report
+from .analysis.routing import RoutingPolicy, guaranteed_policy, route
+from .analysis.slices import frame_text, where_of
 from .config import (
     ROLES,
     TRAINING,
@@ -57,6 +52,7 @@ from .pool import FeatureSpec, build_pool
 from .progress import Progress
 from .queue import QueuePlanner, QueueState, queue_frame
 from .refits import Refits
+from .reports import Reports
 from .simulate import simulate
 from .snapshot import Snapshot
 from .store import LabelStore, events_frame, open_store
@@ -92,8 +88,11 @@ class SessionStatus:
         return self.n_items - self.n_labeled
 
 
-class Session:
+class Session(Reports):
     """Active-learning labeling over a DataFrame; see the README for a tour.
+
+    The analyses (`metrics`, `estimate`, `find_slices`, `stopping`, `agreement`, ...)
+    come from `Reports`: each is a function of one `snapshot()`.
 
     Parameters
     ----------
@@ -379,63 +378,6 @@ class Session:
         """The slice label of every pool row for one column (binned if numeric)."""
         return self._subgroups.labels(column)
 
-    def metrics(self) -> dict[str, pd.DataFrame]:
-        """The tidy tables behind every chart; see `hitl_widgets.core.analysis.metrics`."""
-        return all_metrics(self.snapshot())
-
-    def routing_curve(
-        self, thresholds: Sequence[float] | None = None, by: str | None = None
-    ) -> pd.DataFrame:
-        """Automation rate vs expected accuracy per threshold; see `analysis.routing`."""
-        return routing_curve(self.snapshot(), thresholds, by)
-
-    def estimate(
-        self, metric: str = "accuracy", by: str | None = None, level: float = 0.95
-    ) -> pd.DataFrame:
-        """The current model's accuracy ("error_rate", "recall" per class) on the unlabeled
-        items, with a `level` interval, overall or per subgroup of `by`; every randomly
-        drawn label counts, weighted by its selection probability. See `analysis.estimates`.
-        """
-        return estimate(self.snapshot(), metric, by, level)
-
-    def find_slices(
-        self,
-        columns: str | Sequence[str] | None = None,
-        max_order: int = 2,
-        min_size: int | None = None,
-        k: int = 10,
-        alpha: float = 0.05,
-    ) -> pd.DataFrame:
-        """The worst slices (conjunctions of up to `max_order` column values) by the
-        model's error on random audit labels, Holm-corrected over every slice tried;
-        `focus(row)` asks inside one. See `analysis.slices.find_slices`."""
-        return find_slices(self.snapshot(), columns, max_order, min_size, k, alpha)
-
-    def stopping(self) -> pd.DataFrame:
-        """The stopping meter: do successive models agree on a fixed stop set, what did the
-        last half of the labels gain, and should labeling stop. See `analysis.stopping`."""
-        return stopping(self.snapshot())
-
-    def label_issues(self, cv: int = 5) -> pd.DataFrame:
-        """Labeled items whose label is probably wrong (confident learning), most
-        suspicious first. Review them with `Labeler(session, mode="review")`."""
-        return label_issues(self.snapshot(), check_count(cv, "cv", minimum=2))
-
-    def adjudication_queue(self) -> pd.DataFrame:
-        """Items whose opinions disagree and that no reviewer has resolved yet."""
-        self.sync()
-        return adjudication_queue(self.snapshot())
-
-    def agreement(self, by: str | None = None) -> pd.DataFrame:
-        """Cohen, Fleiss and Krippendorff agreement, overall and per subgroup of `by`."""
-        self.sync()
-        return team_agreement(self.snapshot(), by)
-
-    def annotator_report(self) -> pd.DataFrame:
-        """Per annotator: agreement with consensus and the rubber-stamp signal."""
-        self.sync()
-        return team_report(self.snapshot())
-
     # ------------------------------------------------------------------ the queue
     def queue(self, k: int = 10) -> pd.DataFrame:
         """The next k items to label, best first.
@@ -495,14 +437,7 @@ class Session:
         """
         if isinstance(where, (pd.Series, pd.DataFrame)):
             where = where_of(where)
-        mask = None
-        if where:
-            mask = np.ones(len(self.pool), dtype=bool)
-            for column, value in where.items():
-                labels = self._subgroups.labels(column)
-                if str(value) not in set(labels):
-                    raise ValueError(f"{column!r} has no subgroup {value!r}")
-                mask &= (labels == str(value)).to_numpy()
+        mask = self._subgroups.mask(where) if where else None
         with self._lock:
             self._focus = {str(c): str(v) for c, v in where.items()} if where else None
             self._focus_mask = mask

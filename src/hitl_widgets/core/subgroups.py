@@ -8,7 +8,9 @@ by metrics, charts and the queue filter alike, so a slice means the same thing e
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -74,3 +76,13 @@ class SubgroupIndex:
             with self._lock:
                 self._codes.setdefault(column, cached)
         return cached
+
+    def mask(self, where: Mapping[str, Any]) -> np.ndarray:
+        """Rows inside the slice `where` ({column: subgroup label, ...}, all must hold)."""
+        inside = np.ones(len(self._data), dtype=bool)
+        for column, value in where.items():
+            labels = self.labels(column)
+            if str(value) not in set(labels):
+                raise ValueError(f"{column!r} has no subgroup {value!r}")
+            inside &= (labels == str(value)).to_numpy()
+        return inside
