@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 import pandas as pd
@@ -180,7 +182,10 @@ class SlotDraws:
         self.top = max(0.0, 1.0 - self.audit - self.explore)
         self.ties_are_random = ties_are_random
         self.ranked = [int(p) for p in ranked]
-        self.taken: list[int] = []
+        self._next = 0  # ranked[:_next] are all taken: best() never looks back
+        self.taken: set[int] = set()
+        self._taken_scores: Counter[float] = Counter()  # for ties without rescanning
+        self._same_score: dict[float, int] = {}  # fresh items per score, counted once
         self.left = int(np.count_nonzero(fresh))
         self.positions = np.flatnonzero(fresh) if self.explore > 0 else np.empty(0, np.intp)
         spread = scores[self.positions] - scores[self.positions].min() if self.explore > 0 else []
@@ -193,7 +198,10 @@ class SlotDraws:
         self.lightest = float(weights.min()) if len(weights) else 0.0
 
     def best(self) -> int | None:
-        return next((p for p in self.ranked if p not in self.taken), None)
+        """The best ranked item not yet placed (amortised O(1): a cursor over `ranked`)."""
+        while self._next < len(self.ranked) and self.ranked[self._next] in self.taken:
+            self._next += 1
+        return self.ranked[self._next] if self._next < len(self.ranked) else None
 
     def can_explore(self) -> bool:
         return self.explore > 0 and self.weight_left > 1e-12 * float(self.cumulative[-1])
@@ -223,7 +231,8 @@ class SlotDraws:
         if self.explore > 0 and self.weight_left > 0:
             probability += self.explore * weight / self.weight_left
             floor += self.explore * self.left * self.lightest / self.weight_left
-        self.taken.append(position)
+        self.taken.add(position)
+        self._taken_scores[float(self.scores[position])] += 1
         self.left -= 1
         self.weight_left -= weight
         return probability, floor
@@ -255,12 +264,15 @@ class SlotDraws:
 
     def _tied_with(self, best: int) -> int:
         """How many items not yet placed share the best item's score."""
-        following = [p for p in self.ranked if p not in self.taken]
-        top = self.scores[best]
-        if len(following) > 1 and self.scores[following[1]] < top:
+        top = float(self.scores[best])
+        rest = islice(self.ranked, self._next + 1, None)
+        following = (p for p in rest if p not in self.taken)
+        second = next(following, None)
+        if second is not None and self.scores[second] < top:
             return 1
-        same = int(np.count_nonzero(self.scores[self.fresh] == top))
-        return same - sum(1 for p in self.taken if self.scores[p] == top)
+        if top not in self._same_score:  # one pass over the pool per distinct top score
+            self._same_score[top] = int(np.count_nonzero(self.scores[self.fresh] == top))
+        return self._same_score[top] - self._taken_scores[top]
 
 
 class QueuePlanner:
