@@ -70,7 +70,10 @@ class Pool:
         return int(pos)
 
     def positions(self, item_ids: Sequence[Hashable]) -> np.ndarray:
-        pos = self._positions.get_indexer(pd.Index(list(item_ids), dtype=object))
+        # dtype inferred, not object: a str target on a str index (pandas 3) takes the
+        # hash-table path (0.07 ms for 30 ids in 100k), an object one converts the whole
+        # index first (15 ms); a mixed list stays object and matches only what is equal
+        pos = self._positions.get_indexer(pd.Index(list(item_ids), tupleize_cols=False))
         if (pos < 0).any():
             missing = [i for i, p in zip(item_ids, pos, strict=True) if p < 0][:5]
             raise KeyError(f"item ids not in the pool: {missing!r}")

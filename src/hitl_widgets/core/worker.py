@@ -36,11 +36,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 _blas_lock = threading.Lock()
 _blas_users = 0
 _blas_limit: Any = None
+# Found once, at the first background job (numpy, scipy and scikit-learn are loaded by
+# then): a fresh scan of the loaded libraries on every job cost 2-11 ms per refit.
+_blas_controller: ThreadpoolController | None = None
 
 
 @dataclass(frozen=True)
@@ -65,10 +68,12 @@ def _weak(fn: Callable[..., Any] | None) -> Callable[[], Callable[..., Any] | No
 def single_blas_thread() -> Iterator[None]:
     """Limit BLAS to one thread while any background job runs (the limit is process-wide,
     so overlapping jobs share one limit, set by the first and lifted by the last)."""
-    global _blas_users, _blas_limit
+    global _blas_users, _blas_limit, _blas_controller
     with _blas_lock:
         if _blas_users == 0:
-            _blas_limit = threadpool_limits(limits=1, user_api="blas")
+            if _blas_controller is None:
+                _blas_controller = ThreadpoolController()
+            _blas_limit = _blas_controller.limit(limits=1, user_api="blas")
         _blas_users += 1
     try:
         yield
