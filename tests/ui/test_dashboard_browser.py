@@ -138,6 +138,23 @@ def test_dashboard_offline_in_place_updates_selection_and_no_clipping(ui, lab_pa
         expect(dashboard.locator(f".hitl-dash-panel :is({SURFACES})")).to_have_count(1)
         assert not page.evaluate(CLIPPED), tabs.nth(i).inner_text()
     expect(dashboard.locator(".hitl-dash-threshold")).to_have_count(0)  # routing closed again
+
+    # 5. the worst slices, searched when their tab opens; a click focuses on one
+    tabs.filter(has_text="Worst slices").click()
+    slice_bars = dashboard.locator('.hitl-dash-card[data-chart="worst_slices"] .mark-rect path')
+    expect(slice_bars.first).to_be_visible(timeout=30_000)
+    ui.ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ui.ARTIFACTS / "dashboard-worst-slices-1280x800.png"))
+    first = slice_bars.first
+    first.scroll_into_view_if_needed()
+    box = first.bounding_box()
+    assert box and box["width"] > 2 and box["height"] > 2, box
+    first.click(position={"x": min(box["width"] / 2, 20), "y": box["height"] * 0.5})
+    expect(focus).to_have_text(re.compile(r"^queue focused on .+ = .+"), timeout=15_000)
+    assert focused_in_kernel(ui, page)  # the session is focused on that slice
+    dashboard.get_by_role("button", name="show all items").click()
+    expect(focus).to_have_text("", timeout=15_000)
+    tabs.filter(has_text="Worst slices").click()  # closed again
     tabs.filter(has_text="Routing").click()
     expect(dashboard.locator(".hitl-dash-routing-summary")).to_contain_text("At 0.90 the model")
     assert not clipped_while_scrolling(page)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import altair as alt
 import IPython.display
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -316,3 +317,61 @@ def test_text_pool_and_the_one_line_helper():
     assert app.dashboard.status["labeled"] == 10
     assert app.dashboard.data["uncertainty"].rows
     app.close()
+
+
+def planted_session() -> hw.Session:
+    """Truth follows x0 except inside region = east & plan = pro (~8%), where it flips."""
+    rng = np.random.default_rng(0)
+    n = 1500
+    df = pd.DataFrame(
+        {
+            "x0": rng.normal(size=n),
+            "region": rng.choice(["north", "south", "east", "west"], n),
+            "plan": rng.choice(["basic", "plus", "pro"], n),
+        },
+        index=[f"c{i:04d}" for i in range(n)],
+    )
+    inside = (df["region"] == "east") & (df["plan"] == "pro")
+    df["truth"] = np.where((df["x0"] > 0) ^ inside, "pos", "neg")
+    return hw.Session(
+        df,
+        ["neg", "pos"],
+        features=["x0"],
+        truth="truth",
+        store=":memory:",
+        random_state=0,
+        audit_share=0.5,
+        progress=False,
+    )
+
+
+def test_worst_slices_are_searched_when_opened_and_a_click_focuses_one():
+    session = planted_session()
+    d = hw.Dashboard(session)
+    Wire(d)
+    session.simulate(200)
+    settle(d)
+    assert d.data["worst_slices"].rows == []  # the lattice search waits for its tab
+    assert "opened" in d.data["worst_slices_note"].rows[0]["text"].replace("\n", " ")
+    browser_says(d, {"kind": "opened", "chart": "worst_slices"})
+    assert d.wait(timeout=60)
+    rows = d.data["worst_slices"].rows
+    top = rows[0]
+    assert json.loads(top["where"]) == {"plan": "pro", "region": "east"}
+    assert top["verdict"] == "worse than the rest" and not top["small"]
+    assert top["low"] <= top["rate"] <= top["high"] and top["n"] > 0
+    assert d.data["worst_slices_note"].rows == []
+    browser_says(d, {"kind": "select", "chart": "worst_slices", "values": {"where": top["where"]}})
+    assert session.focused == {"plan": "pro", "region": "east"}
+    assert d.wait(timeout=60)
+    rows = d.data["worst_slices"].rows
+    assert not rows[0]["dimmed"] and all(r["dimmed"] for r in rows[1:])
+    queued = session.data.loc[session.queue(10).index]
+    assert ((queued["region"] == "east") & (queued["plan"] == "pro")).all()
+    # malformed clicks change nothing
+    session.focus(None)
+    for values in ({"where": "{not json"}, {"where": '{"plan": 3}'}, {"where": ["plan"]}, {}):
+        browser_says(d, {"kind": "select", "chart": "worst_slices", "values": values})
+    assert session.focused is None
+    d.close()
+    session.close()

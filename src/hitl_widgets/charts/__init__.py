@@ -45,9 +45,11 @@ from .uncertainty import (
     uncertainty_trend_data,
     uncertainty_trend_spec,
 )
+from .worst_slices import worst_slices_chart, worst_slices_data, worst_slices_spec
 
 MAIN = ("accuracy", "disagreement", "uncertainty")  # what the project exists for: on top
 MORE = (  # one click away, in this order
+    "worst_slices",
     "accuracy_by_subgroup",
     "routing",
     "need_human",
@@ -65,6 +67,7 @@ def dashboard_specs(strategy: str) -> dict[str, alt.TopLevelMixin]:
         "accuracy": accuracy_spec(),
         "disagreement": disagreement_spec(),
         "uncertainty": uncertainty_spec(strategy),
+        "worst_slices": worst_slices_spec(),
         "accuracy_by_subgroup": accuracy_by_subgroup_spec(),
         "routing": routing_spec(),
         "need_human": need_human_spec(),
@@ -80,9 +83,11 @@ def dashboard_data(
     focused: dict[str, str] | None = None,
     curve: pd.DataFrame | None = None,
     threshold: float = 0.9,
+    slices: pd.DataFrame | None = None,
 ) -> dict[str, Datasets]:
     """Chart name -> the rows of its named datasets, from `Session.metrics()` tables,
-    the focused slice and the routing curve at `threshold`. Cheap: every redraw."""
+    the focused slice, the routing curve at `threshold` and a `find_slices` table
+    (None: not searched yet). Cheap: every redraw."""
     subgroups = not tables["coverage_by_subgroup"].empty  # listed whenever there are any
     return {
         "accuracy": accuracy_data(tables["accuracy"], tables.get("random_baseline")),
@@ -99,6 +104,7 @@ def dashboard_data(
         "annotator_disagreement": annotator_disagreement_data(
             tables["annotator_disagreement_by_subgroup"], subgroups
         ),
+        "worst_slices": worst_slices_data(slices, focused),
     }
 
 
@@ -108,9 +114,10 @@ def dashboard_charts(
     strategy: str = "margin",
     curve: pd.DataFrame | None = None,
     threshold: float = 0.9,
+    slices: pd.DataFrame | None = None,
 ) -> dict[str, alt.TopLevelMixin]:
     """Every dashboard chart, complete (spec + rows), main charts first."""
-    data = dashboard_data(tables, focused, curve, threshold)
+    data = dashboard_data(tables, focused, curve, threshold, slices)
     return {
         name: with_datasets(spec, data[name]) for name, spec in dashboard_specs(strategy).items()
     }
@@ -132,4 +139,5 @@ __all__ = [
     "routing_chart",
     "uncertainty_histogram",
     "uncertainty_trend_chart",
+    "worst_slices_chart",
 ]

@@ -14,13 +14,16 @@ Threads: session observers only request a redraw; redraws run on one coalescing
 `Worker`. A failed redraw is shown in the dashboard, and the next one clears it.
 
 The routing curve (a pass over the pool per threshold: the costliest number here after
-the core's metrics) is computed only once some view has opened the Routing tab.
+the core's metrics) is computed only once some view has opened the Routing tab, and
+the worst slices (`find_slices` over every column: a lattice of conjunctions) only once
+some view has opened theirs; after that, both follow every fit.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +42,7 @@ from .chart import static_file, vega_runtime, with_svg
 ROUTING_THRESHOLD = 0.9
 ROUTING_GRID = np.round(np.linspace(0.5, 0.99, 22), 3)  # coarse: the curve, not the slider
 TABS = {
+    "worst_slices": "Worst slices",
     "accuracy_by_subgroup": "Accuracy by subgroup",
     "routing": "Routing",
     "need_human": "Left for people",
@@ -48,6 +52,7 @@ TABS = {
     "annotator_disagreement": "Annotator disagreement",
 }
 FOCUS_CHART = "disagreement"  # a click on its bars focuses the session
+SLICES_CHART = "worst_slices"  # ...and so does a click on a found slice
 ROUTING_PENDING = "the routing curve is computed once the Routing tab is opened (live kernel)"
 TOP_LEVEL_ONLY = ("$schema", "config", "autosize", "usermeta", "datasets")
 
@@ -100,9 +105,11 @@ class Dashboard(anywidget.AnyWidget):
         self._fits = 0  # fits finished, counted by the observer
         self._fits_drawn = 0  # ...and the count the cached tables reflect
         self._routing_wanted = False  # a view opened the Routing tab
+        self._slices_wanted = False  # ...or the Worst slices tab
+        self._slices: pd.DataFrame | None = None
         self._tables = session.metrics()
         self._curve: pd.DataFrame | None = None
-        self._drawn_from: tuple[Any, ...] = (0, session.focused, self.threshold, False)
+        self._drawn_from: tuple[Any, ...] = (0, session.focused, self.threshold, False, False)
         rows = self._rows(session.focused)
         super().__init__(
             runtime=vega_runtime(),
@@ -141,8 +148,10 @@ class Dashboard(anywidget.AnyWidget):
             self._tables = self.session.metrics()
         if self._routing_wanted and (fits != self._fits_drawn or self._routing_row() is None):
             self._curve = self._routing_curve()
+        if self._slices_wanted and (fits != self._fits_drawn or self._slices is None):
+            self._slices = self._worst_slices()
         self._fits_drawn = fits
-        inputs = (fits, focused, threshold, self._routing_wanted)
+        inputs = (fits, focused, threshold, self._routing_wanted, self._slices_wanted)
         if inputs != self._drawn_from:
             for chart in self._rows(focused).values():
                 for name, rows in chart.items():
@@ -153,7 +162,7 @@ class Dashboard(anywidget.AnyWidget):
         self.redraws += 1
 
     def _rows(self, focused: dict[str, str] | None) -> dict[str, Datasets]:
-        rows = dashboard_data(self._tables, focused, self._curve, self.threshold)
+        rows = dashboard_data(self._tables, focused, self._curve, self.threshold, self._slices)
         if not self._routing_wanted and self.session.status.model_version:
             rows["routing"]["routing_note"] = note_rows(ROUTING_PENDING)
         return rows
@@ -161,6 +170,16 @@ class Dashboard(anywidget.AnyWidget):
     def _want_routing(self) -> None:
         self._routing_wanted = True
         self.request_redraw()
+
+    def _want_slices(self) -> None:
+        self._slices_wanted = True
+        self.request_redraw()
+
+    def _worst_slices(self) -> pd.DataFrame:
+        """Every column of the pool, conjunctions of two: the slices nobody named."""
+        if self.session.status.model_version == 0:
+            return pd.DataFrame()  # no model yet: nothing errs (the chart says so)
+        return self.session.find_slices(columns="all")
 
     def _routing_curve(self) -> pd.DataFrame | None:
         """The curve on a coarse grid plus the slider's threshold (one pass over the pool)."""
@@ -215,20 +234,22 @@ class Dashboard(anywidget.AnyWidget):
         self.request_redraw()
 
     def _on_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        """Browser -> session: a clicked disagreement bar, "show all items", a tab opened."""
+        """Browser -> session: a clicked disagreement bar or slice, "show all items", a tab
+        opened. Anything else, or a malformed value, is ignored: the browser is not trusted."""
         if not isinstance(content, dict):
             return
-        kind = content.get("kind")
-        values = content.get("values")
+        kind, chart, values = content.get("kind"), content.get("chart"), content.get("values")
         if kind == "clear_focus":
             self.session.focus(None)
-        elif kind == "opened" and content.get("chart") == "routing":
+        elif kind == "opened" and chart == "routing":
             self._want_routing()
-        elif kind == "select" and content.get("chart") == FOCUS_CHART and isinstance(values, dict):
-            column, subgroup = values.get("column"), values.get("subgroup")
-            if isinstance(column, str) and isinstance(subgroup, str):
+        elif kind == "opened" and chart == SLICES_CHART:
+            self._want_slices()
+        elif kind == "select" and isinstance(values, dict):
+            where = _clicked_slice(chart, values)
+            if where:
                 try:
-                    self.session.focus({column: subgroup})
+                    self.session.focus(where)
                 except ValueError as exc:  # a subgroup the session does not know
                     self.status = {**self.status, "error": f"could not focus: {exc}"}
 
@@ -253,6 +274,24 @@ class Dashboard(anywidget.AnyWidget):
         for rows in self.data.values():
             rows.close()
         super().close()
+
+
+def _clicked_slice(chart: Any, values: dict[str, Any]) -> dict[str, str] | None:
+    """The {column: subgroup} a click selected, or None for anything malformed."""
+    if chart == FOCUS_CHART:
+        column, subgroup = values.get("column"), values.get("subgroup")
+        if isinstance(column, str) and isinstance(subgroup, str):
+            return {column: subgroup}
+    elif chart == SLICES_CHART and isinstance(values.get("where"), str):
+        try:
+            where = json.loads(values["where"])
+        except ValueError:
+            return None
+        if isinstance(where, dict) and all(
+            isinstance(c, str) and isinstance(v, str) for c, v in where.items()
+        ):
+            return where
+    return None
 
 
 def _dataset_names(spec: Any) -> set[str]:
