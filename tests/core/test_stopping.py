@@ -130,3 +130,29 @@ def test_bad_level() -> None:
 
         stopping(s.snapshot(), level=1.0)
     s.close()
+
+
+def test_text_pools_get_every_estimate_from_the_vectorized_pool() -> None:
+    """The analyses refit the classifier on the pool as vectorized once, never on raw text."""
+    from hitl_widgets.datasets import product_reviews
+
+    s = hw.Session(
+        product_reviews(400),
+        classes=["neg", "pos"],
+        features="text",
+        subgroups="category",
+        truth="truth",
+        store=":memory:",
+        random_state=0,
+        audit_share=0.5,
+        progress=False,
+    )
+    s.simulate(120)
+    meter = s.stopping().iloc[0]
+    assert meter["recommendation"] in ("stop", "could stop", "continue", "too early")
+    assert meter["kappa_min"] <= meter["kappa"] <= 1
+    estimate = s.estimate().iloc[0]
+    assert 0 <= estimate["low"] <= estimate["estimate"] <= estimate["high"] <= 1
+    assert not s.estimate(by="category").empty
+    assert list(s.find_slices(columns="all").columns)[:2] == ["rank", "slice"]
+    s.close()

@@ -58,10 +58,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
-from sklearn.base import clone
 
 from ..queue import SlotPolicy
 from ..snapshot import Snapshot
+from ..training import fit_estimator
 from .intervals import wilson_interval
 
 METRICS = ("accuracy", "error_rate", "recall")
@@ -183,10 +183,10 @@ def cross_fit(
         if len(set(y.tolist())) < 2:  # one class to learn from: the model can only say it
             proba[np.ix_(held, np.unique(rows.labels[train]))] = 1.0
             continue
-        model = clone(snap.model).fit(
-            snap.pool.X[rows.positions[train]], y.astype(np.int64) if integers else y
+        model = fit_estimator(
+            snap.model, snap.X[rows.positions[train]], y.astype(np.int64) if integers else y
         )
-        X = snap.pool.X[rows.positions[held]]
+        X = snap.X[rows.positions[held]]
         proba[held] = class_probabilities(model, X, n_classes, snap.config.class_index)
     return proba
 
@@ -478,7 +478,7 @@ def _recall_rows(
     assert fit is not None
     unlabeled = np.flatnonzero(~snap.decided)
     current = class_probabilities(
-        fit.model, snap.pool.X[unlabeled], len(snap.classes), snap.config.class_index
+        fit.model, snap.X[unlabeled], len(snap.classes), snap.config.class_index
     )
     suggestion = fit.pool.suggestion[unlabeled]
     prediction = proba.argmax(axis=1)

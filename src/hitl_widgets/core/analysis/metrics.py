@@ -19,6 +19,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from ..snapshot import Snapshot
+from ..training import fit_estimator
 from .intervals import SMALL_GROUP, wilson_interval
 
 BASELINE_EVAL = 20_000  # the random baseline is scored on a random sample this large
@@ -149,7 +150,7 @@ def random_baseline(
             y = classes[codes[drawn]]
             if len(set(y.tolist())) < 2:
                 continue
-            model = clone(snap.model).fit(snap.X[drawn], _as_labels(y, snap))
+            model = fit_estimator(snap.model, snap.X[drawn], _as_labels(y, snap))
             outside = np.ones(len(codes), dtype=bool)
             outside[drawn] = False
             rest = known[outside[known]]  # a mask: setdiff1d hashes the whole pool

@@ -32,10 +32,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 from sklearn.metrics import cohen_kappa_score
 
 from ..snapshot import Snapshot
+from ..training import fit_estimator
 from .estimates import (
     MIN_DRAWS,
     Labeled,
@@ -72,7 +72,7 @@ def prefix_model(snap: Snapshot, rows: Labeled, n: int) -> Any:
     values = np.asarray(snap.classes, dtype=object)[labels]
     if all(isinstance(c, int) for c in snap.classes):
         values = values.astype(np.int64)
-    return clone(snap.model).fit(snap.pool.X[rows.positions[:n]], values)
+    return fit_estimator(snap.model, snap.X[rows.positions[:n]], values)
 
 
 def stop_set_agreement(
@@ -89,7 +89,7 @@ def stop_set_agreement(
     assert fit is not None
     rows = labeled_rows(snap)
     rows_out = []
-    items = snap.pool.X[stop_set(snap, size)]
+    items = snap.X[stop_set(snap, size)]
     newer, newer_n = np.asarray(fit.model.predict(items)), len(rows)
     for j in range(1, window + 1):
         n = len(rows) - j * step
@@ -162,7 +162,7 @@ def accuracy_gain(snap: Snapshot, level: float, folds: int = FOLDS) -> dict[str,
     gained = (said_now == rows.labels).astype(float) - (said_then == rows.labels)
     believed = now[taken, said_now] - now[taken, said_then]
     unlabeled = np.flatnonzero(~snap.decided)
-    X = snap.pool.X[unlabeled]
+    X = snap.X[unlabeled]
     current = class_probabilities(fit.model, X, len(snap.classes), snap.config.class_index)
     index = snap.config.class_index
     then = np.array([index[c] for c in np.asarray(earlier.predict(X)).tolist()], dtype=np.intp)
