@@ -50,17 +50,13 @@ def worst_slices_data(
                     "verdict": str(row["verdict"]),
                     "gap": _number(row["gap"]),
                     "p_adjusted": _number(row["p_adjusted"]),
+                    "focus_labels": _number(row["focus_labels"]),
                     "where": json.dumps(where, sort_keys=True),
                     "dimmed": focused is not None and where != focused,
                 }
             )
+    # no note over drawn bars: it would hide them and catch their clicks
     note = None if rows else (EMPTY if table is not None else PENDING)
-    if rows and all(row["small"] for row in rows):
-        fewest = int(table["focus_labels"].min()) if table is not None else 0
-        note = (
-            "none can be judged yet (grey: too few audit labels); focusing on one takes "
-            f"about {fewest} labels"
-        )
     return {NAME: rows, f"{NAME}_note": note_rows(note)}
 
 
@@ -69,6 +65,7 @@ def worst_slices_spec() -> alt.LayerChart:
         alt.Tooltip("verdict:N"),
         alt.Tooltip("gap:Q", format="+.1%", title="gap to the rest"),
         alt.Tooltip("p_adjusted:Q", format=".3f", title="p (Holm)"),
+        alt.Tooltip("focus_labels:Q", format=".0f", title="labels a focus takes to judge it"),
     ]
     return fitted(
         rate_bars(NAME, "error rate (random audit labels)", WARN, clickable=True, tooltip=extra),
