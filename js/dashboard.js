@@ -35,7 +35,8 @@ function header(model) {
   const clearButton = h("button", { type: "button", class: "hitl-dash-clear", text: "show all items" });
   clearButton.addEventListener("click", () => model.send({ kind: "clear_focus" }));
   const error = h("div", { class: "hitl-dash-error", role: "alert", hidden: true });
-  const node = h("div", { class: "hitl-dash-header" }, h("div", { class: "hitl-dash-bar" }, counts, version, fit, focus, clearButton), error);
+  const meter = h("div", { class: "hitl-dash-meter", hidden: true });
+  const node = h("div", { class: "hitl-dash-header" }, h("div", { class: "hitl-dash-bar" }, counts, version, fit, focus, clearButton), meter, error);
   const update = () => {
     const s = model.get("status") || {};
     counts.textContent = `${Number(s.labeled) || 0} labeled of ${Number(s.total) || 0}`;
@@ -47,6 +48,10 @@ function header(model) {
     clearButton.disabled = focused.length === 0;
     error.textContent = s.error ? String(s.error) : "";
     error.hidden = !s.error;
+    const stop = s.stopping && typeof s.stopping === "object" ? s.stopping : null;
+    meter.textContent = stop ? `Stopping meter: ${String(stop.note)}` : "";
+    meter.dataset.recommendation = stop ? String(stop.recommendation) : "";
+    meter.hidden = !stop;
   };
   update();
   return { node, update };

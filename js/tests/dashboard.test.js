@@ -159,6 +159,19 @@ describe("dashboard", () => {
     expect(w.q(".hitl-dash-fit").textContent).toBe("refit failed: ValueError: one class");
   });
 
+  it("shows the stopping meter's words in the header, as text, once there is one", async () => {
+    const w = setup();
+    await w.render();
+    expect(w.q(".hitl-dash-meter").hidden).toBe(true);
+    w.model.py("status", status({ stopping: { recommendation: "stop", note: `stop: ${HOSTILE}` } }));
+    expect(w.q(".hitl-dash-meter").hidden).toBe(false);
+    expect(w.q(".hitl-dash-meter").textContent).toBe(`Stopping meter: stop: ${HOSTILE}`);
+    expect(w.q(".hitl-dash-meter").dataset.recommendation).toBe("stop");
+    expect(w.el.querySelectorAll("script, img")).toHaveLength(0);
+    w.model.py("status", status({ stopping: null }));
+    expect(w.q(".hitl-dash-meter").hidden).toBe(true);
+  });
+
   it("opens a tab on click (drawing its chart once) and closes it on a second click", async () => {
     const w = setup();
     await w.render();

@@ -274,7 +274,7 @@ def test_accuracy_curves_are_thinned_and_styled_by_source(tables):
     n = 1000
     long = pd.DataFrame(
         {
-            "source": ["held-out truth"] * n + ["cross-validated on labels (biased by x)"] * n,
+            "source": ["held-out truth"] * n + ["every label, weighted by x"] * n,
             "n_labels": list(range(n)) * 2,
             "estimate": np.linspace(0.5, 0.9, 2 * n),
             "low": 0.4,
@@ -284,7 +284,7 @@ def test_accuracy_curves_are_thinned_and_styled_by_source(tables):
     )
     rows = accuracy_chart(long).to_dict()["datasets"]["accuracy"]
     assert len(rows) <= 2 * MAX_POINTS
-    assert {r["key"] for r in rows} == {"truth", "cv"}
+    assert {r["key"] for r in rows} == {"truth", "estimate"}
     assert max(r["n_labels"] for r in rows) == n - 1  # the newest point is kept
 
 

@@ -7,6 +7,7 @@ sends is fed through `comm.handle_msg`, the way a real comm delivers it.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 
@@ -245,6 +246,12 @@ def test_routing_slider_moves_the_rule_and_says_what_it_means(session):
     assert d.wait(timeout=60)
     assert d.data["routing"].rows and d.data["routing_note"].rows == []
     assert d.status["routing"].startswith("At 0.90 the model would label ")
+    # ...and what can be guaranteed, or how many audit labels a guarantee still needs
+    assert re.search(
+        r"Guaranteed: at 0\.\d\d or above|No threshold can be guaranteed", d.status["routing"]
+    )
+    # the header carries the stopping meter's words
+    assert d.status["stopping"]["recommendation"] in ("stop", "could stop", "continue", "too early")
     wire.take()
     d.threshold = 0.83
     assert d.wait(timeout=30)

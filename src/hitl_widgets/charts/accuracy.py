@@ -1,8 +1,11 @@
 """Model accuracy vs number of labels, one line and band per source of evidence.
 
-The sources differ in honesty, and the chart says so in its legend: held-out truth and
-the random audit items are unbiased samples of the pool; cross-validation on the
-labeled items is biased, because uncertainty sampling chose those items as hard. The
+Every source drawn is unbiased, and the legend says which is which: held-out truth (the
+model on every unlabeled item with a truth value), the random audit items alone (wide),
+and every label weighted by its selection probability (`Session.estimate`: narrower,
+because the model's confidence carries most of the estimate and the labels correct it).
+Accuracy cross-validated on the labeled items is never drawn: uncertainty sampling
+chose those items as hard, so it is biased. The
 colour and dash of a row are looked up from its source inside the spec (a data-driven
 scale range), so the legend lists only the sources drawn and a source keeps its colour
 whichever others are present.
@@ -34,14 +37,11 @@ DASHES = {"solid": [1, 0], "dashed": [6, 3], "dotted": [2, 2]}
 STYLES = [
     ("held-out truth", "truth", "held-out truth (unbiased)", "#4c78a8", "solid"),
     ("random audit", "audit", "random audit (unbiased)", "#54a24b", "solid"),
-    ("cross-validated", "cv", "cross-validated on labels (biased)", "#f58518", "dashed"),
+    ("every label", "estimate", "every label, weighted (unbiased)", "#f58518", "solid"),
     ("random-sampling baseline", "baseline", "random-sampling baseline", "#9d9d9d", "dotted"),
 ]
 COLUMNS = ["key", "n_labels", "estimate", "low", "high", "n"]
-EMPTY = (
-    "no accuracy estimate yet: needs a fitted model plus a truth column, "
-    "random audit labels, or two labels per class"
-)
+EMPTY = "no accuracy estimate yet: needs a fitted model plus a truth column or random audit labels"
 
 
 def _key(source: str) -> str:
@@ -122,10 +122,12 @@ def accuracy_spec() -> alt.LayerChart:
             ]
         ),
         ("Accuracy vs labels", "bands: 95% intervals"),
-        "Held-out truth and random audit labels are unbiased samples of the pool. "
-        "Cross-validation on the labeled items is biased: the query strategy picked them "
-        "because they are hard. The random-sampling baseline (band: range over random "
-        "draws) is what labeling at random would reach.",
+        "Each line estimates the current model's accuracy on the unlabeled items. Held-out "
+        "truth and the random audit labels are unbiased samples; 'every label' adds the "
+        "model's own confidence, corrected by each randomly drawn label weighted by how "
+        "likely the queue was to ask it (unbiased, and narrower). Accuracy measured on the "
+        "uncertainty-picked labels is not shown: it is biased. The random-sampling "
+        "baseline (band: range over random draws) is what labeling at random would reach.",
         height=200,
     )
 

@@ -15,7 +15,7 @@ import pandas as pd
 from .analysis.estimates import estimate
 from .analysis.label_errors import label_issues
 from .analysis.metrics import all_metrics
-from .analysis.routing import routing_curve
+from .analysis.routing import guaranteed_thresholds, routing_curve
 from .analysis.slices import find_slices
 from .analysis.stopping import stopping
 from .analysis.team import adjudication_queue, team_agreement, team_report
@@ -41,6 +41,15 @@ class Reports:
     ) -> pd.DataFrame:
         """Automation rate vs expected accuracy per threshold; see `analysis.routing`."""
         return routing_curve(self.snapshot(), thresholds, by)
+
+    def guarantee(
+        self, max_error: float = 0.05, delta: float = 0.1, by: str | None = None
+    ) -> pd.DataFrame:
+        """The lowest confidence threshold (per subgroup of `by`) whose auto-accepted
+        error is at most `max_error` with probability at least 1 - delta, with its
+        evidence, or a note saying how many more audit labels it takes. Nothing is
+        routed: `route(max_error=...)` acts on it. See `analysis.routing`."""
+        return guaranteed_thresholds(self.snapshot(), max_error, delta, by)
 
     def estimate(
         self, metric: str = "accuracy", by: str | None = None, level: float = 0.95

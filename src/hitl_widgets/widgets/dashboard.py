@@ -40,6 +40,7 @@ from ..core.worker import Failure, Worker
 from .chart import static_file, vega_runtime, with_svg
 
 ROUTING_THRESHOLD = 0.9
+GUARANTEE = (0.05, 0.1)  # max_error, delta: the guarantee the Routing tab reports
 ROUTING_GRID = np.round(np.linspace(0.5, 0.99, 22), 3)  # coarse: the curve, not the slider
 TABS = {
     "worst_slices": "Worst slices",
@@ -107,6 +108,8 @@ class Dashboard(anywidget.AnyWidget):
         self._routing_wanted = False  # a view opened the Routing tab
         self._slices_wanted = False  # ...or the Worst slices tab
         self._slices: pd.DataFrame | None = None
+        self._guarantee: pd.Series | None = None
+        self._meter: dict[str, str] | None = None
         self._tables = session.metrics()
         self._curve: pd.DataFrame | None = None
         self._drawn_from: tuple[Any, ...] = (0, session.focused, self.threshold, False, False)
@@ -146,8 +149,10 @@ class Dashboard(anywidget.AnyWidget):
         fits, focused, threshold = self._fits, self.session.focused, self.threshold
         if fits != self._fits_drawn:
             self._tables = self.session.metrics()
+            self._meter = self._stopping_meter()
         if self._routing_wanted and (fits != self._fits_drawn or self._routing_row() is None):
             self._curve = self._routing_curve()
+            self._guarantee = self._guaranteed()
         if self._slices_wanted and (fits != self._fits_drawn or self._slices is None):
             self._slices = self._worst_slices()
         self._fits_drawn = fits
@@ -181,6 +186,20 @@ class Dashboard(anywidget.AnyWidget):
             return pd.DataFrame()  # no model yet: nothing errs (the chart says so)
         return self.session.find_slices(columns="all")
 
+    def _stopping_meter(self) -> dict[str, str] | None:
+        """The header's stopping meter: recommendation and its reasons, or None."""
+        try:
+            row = self.session.stopping().iloc[0]
+        except ValueError:  # no model yet
+            return None
+        return {"recommendation": str(row["recommendation"]), "note": str(row["note"])}
+
+    def _guaranteed(self) -> pd.Series | None:
+        """The Routing tab's guaranteed threshold (at GUARANTEE), or None without a model."""
+        if self.session.status.model_version == 0:
+            return None
+        return self.session.guarantee(*GUARANTEE).iloc[0]
+
     def _routing_curve(self) -> pd.DataFrame | None:
         """The curve on a coarse grid plus the slider's threshold (one pass over the pool)."""
         if self.session.status.model_version == 0:
@@ -208,7 +227,24 @@ class Dashboard(anywidget.AnyWidget):
         )
         return (
             f"At {row.threshold:.2f} the model would label {row.automation_rate:.0%} of the "
-            f"unlabeled items ({int(row.auto_n)}); {audit}."
+            f"unlabeled items ({int(row.auto_n)}); {audit}. {self._guarantee_text()}"
+        )
+
+    def _guarantee_text(self) -> str:
+        g = self._guarantee
+        max_error, delta = GUARANTEE
+        if g is None:
+            return ""
+        if pd.isna(g["threshold"]):
+            return (
+                f"No threshold can be guaranteed to keep the error under {max_error:.0%} "
+                f"(with probability {1 - delta:.0%}) yet: about {int(g['labels_needed'])} "
+                "more random audit labels needed."
+            )
+        return (
+            f"Guaranteed: at {g['threshold']:.2f} or above, the auto-accepted error is at "
+            f"most {max_error:.0%} with probability {1 - delta:.0%} (bound "
+            f"{g['error_bound']:.1%}); that would auto-accept {g['automation_rate']:.0%}."
         )
 
     def _status(self) -> dict[str, Any]:
@@ -222,6 +258,7 @@ class Dashboard(anywidget.AnyWidget):
             "fit_error": s.fit_error,
             "focused": [[str(c), str(v)] for c, v in focused.items()] if focused else None,
             "routing": self._routing_summary(),
+            "stopping": self._meter,
             "error": None,
         }
 

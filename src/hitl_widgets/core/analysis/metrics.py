@@ -3,9 +3,10 @@
 Each table says what it estimates and on what sample, because the samples differ in
 honesty: items picked by uncertainty sampling are the hard ones, so a model's accuracy
 measured on them (or cross-validated on them) is biased low or high in ways that depend
-on the strategy. Only a held-out truth column or the uniformly random audit items give
-unbiased estimates. Intervals are Wilson score intervals (good coverage for small n and
-rates near 0 or 1, unlike the normal approximation).
+on the strategy, so no chart shows such a number. A held-out truth column, the uniformly
+random audit items, and every label weighted by its recorded selection probability
+(`estimates.estimate`) give unbiased estimates. Rate intervals are Wilson score
+intervals (good coverage for small n and rates near 0 or 1).
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
-from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from ..snapshot import Snapshot
 from ..training import fit_estimator
+from .estimates import estimate
 from .intervals import SMALL_GROUP, wilson_interval
 
 BASELINE_EVAL = 20_000  # the random baseline is scored on a random sample this large
@@ -28,16 +28,19 @@ ROUTING_THRESHOLD = 0.9  # confidence at or above which the model could act alon
 
 SOURCE_TRUTH = "held-out truth"
 SOURCE_AUDIT = "random audit"
-SOURCE_CV = "cross-validated on labels (biased by the query strategy)"
+SOURCE_ESTIMATE = "every label, weighted by its selection probability"
 SOURCE_BASELINE = "random-sampling baseline (truth)"
 
 BASELINE_SIZES = (10, 20, 40, 80, 160, 320, 640, 1280)
 
 
-def accuracy_estimates(snap: Snapshot, cv_folds: int = 5) -> pd.DataFrame:
+def accuracy_estimates(snap: Snapshot) -> pd.DataFrame:
     """Accuracy vs number of labels, per source, each with its interval and sample size.
 
-    Columns: source, n_labels, estimate, low, high, n, sample.
+    Columns: source, n_labels, estimate, low, high, n, sample. Sources: held-out truth
+    (when the session has a truth column), the random audit labels alone, and
+    `estimate` (every label counted through its selection probability: the narrowest
+    unbiased one; n is its effective sample size).
     """
     rows = []
     for summary in snap.history:
@@ -56,7 +59,7 @@ def accuracy_estimates(snap: Snapshot, cv_folds: int = 5) -> pd.DataFrame:
                 )
             )
     rows.extend(_audit_points(snap))
-    rows.extend(_cv_points(snap, cv_folds))
+    rows.extend(_estimate_points(snap))
     columns = ["source", "n_labels", "estimate", "low", "high", "n", "sample"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -91,33 +94,34 @@ def _audit_points(snap: Snapshot) -> list[tuple]:
     return rows
 
 
-def _cv_points(snap: Snapshot, folds: int) -> list[tuple]:
-    """Cross-validated accuracy on the labeled items, cached per label count."""
-    labeled = snap.labeled
-    counts = labeled["label"].value_counts()
-    cache = snap.memo.setdefault("cv_accuracy", {})  # label count -> estimate: a history
-    n = len(labeled)
-    if n not in cache and len(counts) >= 2 and counts.min() >= 2:
-        splits = min(folds, int(counts.min()))
-        y = labeled["label"].to_numpy()
-        X = snap.X[labeled["position"].to_numpy()]
-        cv = StratifiedKFold(splits, shuffle=True, random_state=0)
-        scores = cross_val_score(clone(snap.model), X, y, cv=cv, error_score=np.nan)
-        if not np.isnan(scores).any():
-            estimate = float(scores.mean())
-            low, high = wilson_interval(estimate * n, n)
-            cache[n] = (estimate, float(low), float(high))
+def _estimate_points(snap: Snapshot) -> list[tuple]:
+    """`estimate` of each fit's model, computed once per fit and kept as a history."""
+    history = snap.memo.setdefault("estimate_history", {})  # n_labels -> point
+    fit = snap.fit
+    if fit is not None and fit.n_labels not in history:
+        try:
+            row = estimate(snap).iloc[0]
+        except ValueError:  # fewer than two classes labeled: nothing to estimate
+            row = None
+        if row is not None and np.isfinite(row["estimate"]):
+            history[fit.n_labels] = (
+                float(row["estimate"]),
+                float(row["low"]),
+                float(row["high"]),
+                round(float(row["n_eff"])),
+            )
     return [
         (
-            SOURCE_CV,
+            SOURCE_ESTIMATE,
             count,
             est,
             low,
             high,
-            count,
-            "the labeled items themselves, which the strategy chose as hard",
+            n_eff,
+            "the unlabeled items: the model's confidence, corrected by every randomly "
+            "drawn label weighted by its selection probability (n: effective sample size)",
         )
-        for count, (est, low, high) in sorted(cache.copy().items())  # copy: other threads add
+        for count, (est, low, high, n_eff) in sorted(history.copy().items())  # others add
     ]
 
 
