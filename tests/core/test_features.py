@@ -181,3 +181,45 @@ def test_a_sparse_logistic_regression_fit_on_active_columns_is_exact():
         assert np.allclose(fast.predict_proba(X), full.predict_proba(X), atol=1e-4)
         unused = np.setdiff1d(np.arange(5_000), X.indices)
         assert not fast.coef_[:, unused].any()
+
+
+def text_session(texts: list, **kwargs) -> hw.Session:
+    frame = pd.DataFrame({"text": texts}, index=[f"d{i}" for i in range(len(texts))])
+    return hw.Session(
+        frame, ["a", "b"], features="text", store=":memory:", progress=False, **kwargs
+    )
+
+
+def test_hostile_documents_work_or_say_what_is_wrong():
+    # empty and whitespace-only documents are documents: labeling them never fails
+    s = text_session(["", "good film", " \n", "bad film"] * 5, random_state=0)
+    s.submit("d0", "a")
+    s.submit("d2", "b")
+    assert s.wait(60)
+    assert s.status.fit_state == "failed"  # two labels, no word among them: says so
+    assert "labeled document is empty or holds no word" in s.status.fit_error
+    s.submit("d1", "a")
+    s.submit("d3", "b")
+    assert s.wait(60) and s.status.fit_state == "ready"  # words arrived: it recovers
+    assert len(s.queue(5)) == 5
+    s.close()
+    # a 10 MB document is vectorized like any other
+    s = text_session(["good " * 2_000_000, "bad film", "nice", "awful"] * 2, random_state=0)
+    s.submit("d0", "a")
+    s.submit("d1", "b")
+    assert s.wait(120) and s.status.fit_state == "ready"
+    s.close()
+    # cells that are not text are refused at the door, naming an id
+    for cell, words in ((5, "holds int"), (b"x", "holds bytes"), (None, "missing values")):
+        with pytest.raises(hw.PoolError, match=words):
+            text_session(["good", cell, "bad", "ok"])
+
+
+@pytest.mark.slow
+def test_a_million_identical_documents_open_and_rank():
+    s = text_session(["the same text"] * 1_000_000, random_state=0)
+    s.submit("d0", "a")
+    s.submit("d1", "b")
+    assert s.wait(300) and s.status.fit_state == "ready"
+    assert len(s.queue(10)) == 10  # every score ties: the seeded order breaks them
+    s.close()

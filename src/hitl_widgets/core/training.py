@@ -132,6 +132,12 @@ def fit_estimator(template: Any, X: Any, y: np.ndarray) -> Any:
         return model.fit(X, y)
     X = sparse.csr_matrix(X)
     active = np.unique(X.indices)
+    if len(active) == 0:  # sklearn would say "0 feature(s)", which names no cause
+        raise ValueError(
+            f"the {X.shape[0]} labeled items have no features: each labeled document is "
+            "empty or holds no word the vectorizer keeps; the next fit with a labeled "
+            "document that has words will work"
+        )
     if len(active) == X.shape[1]:
         return model.fit(X, y)
     model.fit(X[:, active], y)
