@@ -47,6 +47,7 @@ from .config import (
 from .events import Action, LabelEvent, check_text, new_event_id, utc_now
 from .export import write_table
 from .features import ModelInput, in_background, prepare
+from .frames import as_pandas
 from .ledger import Ledger
 from .pool import FeatureSpec, build_pool
 from .progress import Progress
@@ -96,8 +97,10 @@ class Session(Reports):
 
     Parameters
     ----------
-    data : DataFrame whose index holds the item ids (unique strings or integers). The
-        Session keeps its own copy: editing `data` afterwards changes nothing here.
+    data : DataFrame whose index holds the item ids (unique strings or integers), or a
+        polars DataFrame / pyarrow Table (anything narwhals reads) with `ids` naming its
+        id column. The Session keeps its own copy: editing `data` afterwards changes
+        nothing here. Results are pandas, indexed by id.
     classes : the label set, at least two distinct strings or integers.
     features : None (every numeric column), a list of numeric columns, the name of
         one text column, or a callable ``df -> X``.
@@ -125,6 +128,8 @@ class Session(Reports):
     claim_ttl : seconds after which an unanswered claim (a closed notebook) expires.
     progress : show a progress bar for work over about two seconds (vectorizing a large
         text pool, long simulations); False keeps scripts quiet.
+    ids : the column that holds the item ids, instead of the index (required for frames
+        without an index, such as polars); it is not a feature.
     explore : share of queue slots drawn at random (the more uncertain, the likelier)
         instead of taken from the top (default 0: plain top-k). It costs a little label
         efficiency and lets `estimate` use every actively chosen label, weighted by its
@@ -151,8 +156,9 @@ class Session(Reports):
         claim_ttl: float = 900.0,
         progress: bool = True,
         explore: float = 0.0,
+        ids: str | None = None,
     ):
-        self.pool = build_pool(data, features, allow_nan=bool(allow_nan))
+        self.pool = build_pool(as_pandas(data, ids), features, allow_nan=bool(allow_nan))
         columns = list(self.pool.data.columns)
         self.config = SessionConfig(
             classes=check_classes(classes),
