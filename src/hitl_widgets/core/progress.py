@@ -54,17 +54,25 @@ class Progress:
 
     @contextmanager
     def task(self, total: int, description: str) -> Iterator[Callable[[int], None]]:
-        """Run a task of `total` steps; the context gives `advance(n)`."""
-        bar = self._bar(total, description)
+        """Run a task of `total` steps; the context gives `advance(n)`.
+
+        The bar is created only once the task has run SHOW_AFTER_SECONDS: in Jupyter a
+        tqdm bar is a set of widgets (about 13 KB of messages and an output that stays),
+        even when its own `delay` keeps it hidden; a one-label `simulate` shows nothing.
+        """
+        bar: Any = None
         done = 0
         last = 0.0
+        started = time.monotonic()
 
         def advance(n: int) -> None:
-            nonlocal done, last
+            nonlocal done, last, bar
             done += n
-            if bar is not None:
-                bar.update(n)
             now = time.monotonic()
+            if bar is None and self.show and now - started > SHOW_AFTER_SECONDS:
+                bar = self._bar(total, description, done)
+            elif bar is not None:
+                bar.update(n)
             if now - last > 0.2 or done >= total:  # listeners redraw: not on every step
                 last = now
                 self._set(ProgressState(description, done, total))
@@ -82,12 +90,10 @@ class Progress:
         self._set(ProgressState(message, 1, 1))
         self._set(None)
 
-    def _bar(self, total: int, description: str) -> Any:
-        if not self.show:
-            return None
+    def _bar(self, total: int, description: str, done: int) -> Any:
         from tqdm.auto import tqdm
 
-        return tqdm(total=total, desc=description, leave=False, delay=SHOW_AFTER_SECONDS)
+        return tqdm(total=total, initial=done, desc=description, leave=False)
 
     def _set(self, state: ProgressState | None) -> None:
         with self._lock:
