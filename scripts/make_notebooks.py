@@ -379,9 +379,11 @@ accuracy[["column", "subgroup", "n", "rate", "low", "high", "small"]].style.hide
     md("""
 A real audit has no answer key. What it has are the **random audit labels**: items the
 queue drew uniformly at random, labeled without the model's suggestion on screen, and
-compared with the model's prediction from before the label. `find_slices` searches every
-subgroup and every pair of subgroups for the highest error rate on those labels and
-corrects the p-values for the number of slices it tried (Holm).
+compared with the model's prediction from before the label. `find_slices(columns="all")`
+searches not only the two columns named as subgroups (`group`, `age`) but every column of
+the pool that can be sliced (numeric ones binned as the charts bin them), alone and in
+pairs, for the highest error rate on those labels, and corrects the p-values for every
+slice it tried (Holm).
 """),
     code("""
 SLICE_COLUMNS = ["rank", "slice", "n_audit", "errors", "error_rate", "low", "high",
@@ -395,13 +397,17 @@ def slice_table(slices):
         subset=["slice", "verdict"], **{"text-align": "left"})
 
 
-slices = audit.find_slices()
+slices = audit.find_slices(columns="all")
 weakest = slices.iloc[0]
 slice_table(slices)
 """),
     code("""
+unnamed = sorted(set(weakest["where"]) - {"group", "age"})
+found = (f"a slice on {', '.join(unnamed)}, which nobody named as a subgroup"
+         if unnamed else "a slice of the named subgroups")
 Markdown(
-    f"The audit labels rank **{weakest['slice']}** first: {weakest['errors']} wrong of "
+    f"The audit labels rank **{weakest['slice']}** first ({found}): "
+    f"{weakest['errors']} wrong of "
     f"{weakest['n_audit']} (error rate {weakest['error_rate']:.0%}, 95% interval "
     f"{weakest['low']:.0%} to {weakest['high']:.0%}); corrected for the slices tried, "
     f"p = {weakest['p_adjusted']:.3f}: {weakest['verdict']}."
@@ -418,7 +424,7 @@ interval narrows.
 audit.focus(weakest)
 audit.simulate(60)
 audit.focus(None)
-after = audit.find_slices()
+after = audit.find_slices(columns="all")
 again = after[after["slice"] == weakest["slice"]].iloc[0]
 Markdown(
     f"**{weakest['slice']}** now has {again['n_audit']} audit labels (was "
