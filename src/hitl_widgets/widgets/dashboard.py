@@ -41,6 +41,9 @@ from .chart import static_file, vega_runtime, with_svg
 
 ROUTING_THRESHOLD = 0.9
 GUARANTEE = (0.05, 0.1)  # max_error, delta: the guarantee the Routing tab reports
+# The stopping meter compares models this many labels apart (analysis.stopping.STEP), so
+# reading it after every fit repeats the same verdict at the cost of a dozen small refits.
+METER_STEP = 10
 ROUTING_GRID = np.round(np.linspace(0.5, 0.99, 22), 3)  # coarse: the curve, not the slider
 TABS = {
     "worst_slices": "Worst slices",
@@ -110,6 +113,7 @@ class Dashboard(anywidget.AnyWidget):
         self._slices: pd.DataFrame | None = None
         self._guarantee: pd.Series | None = None
         self._meter: dict[str, str] | None = None
+        self._meter_step = -1  # the meter is read again every METER_STEP labels
         self._tables = session.metrics()
         self._curve: pd.DataFrame | None = None
         self._drawn_from: tuple[Any, ...] = (0, session.focused, self.threshold, False, False)
@@ -149,7 +153,9 @@ class Dashboard(anywidget.AnyWidget):
         fits, focused, threshold = self._fits, self.session.focused, self.threshold
         if fits != self._fits_drawn:
             self._tables = self.session.metrics()
-            self._meter = self._stopping_meter()
+            step = self.session.status.n_labeled // METER_STEP
+            if step != self._meter_step:
+                self._meter, self._meter_step = self._stopping_meter(), step
         if self._routing_wanted and (fits != self._fits_drawn or self._routing_row() is None):
             self._curve = self._routing_curve()
             self._guarantee = self._guaranteed()
