@@ -575,3 +575,39 @@ def test_top_k_edge_cases() -> None:
     assert top_k(scores, tiebreak, np.array([1, 3]), 1).tolist() == [3]
     assert top_k(scores, tiebreak, np.array([], dtype=np.intp), 1).tolist() == []
     assert top_k(scores, tiebreak, everything, 2).dtype.kind == "i"
+
+
+def test_the_queue_read_from_a_fits_ranked_head_equals_a_full_ranking(monkeypatch):
+    """The head a fit prepares is a prefix of the pool's ranking: the queue read from it
+    is the queue a full ranking gives, also once a focus has used it up."""
+    from hitl_widgets.core import queue as queue_module
+
+    rng = np.random.default_rng(0)
+    n = 5000
+    frame = pd.DataFrame({"a": rng.normal(size=n).round(1), "b": rng.normal(size=n)})
+    frame["truth"] = np.where(frame["a"] + frame["b"] > 0, "p", "n")
+    frame["side"] = np.where(frame["b"] > 1.5, "far", "near")
+
+    def labeled() -> hw.Session:
+        s = hw.Session(
+            frame,
+            ["n", "p"],
+            features=["a", "b"],
+            subgroups="side",
+            truth="truth",
+            store=":memory:",
+            random_state=0,
+            progress=False,
+        )
+        s.simulate(20)
+        return s
+
+    with_head = labeled()
+    monkeypatch.setattr(queue_module, "HEAD", 1)  # a head of one row: every queue ranks all
+    without = labeled()
+    assert n > 2048 and list(with_head.queue(50).index) == list(without.queue(50).index)
+    for s in (with_head, without):
+        s.focus({"side": "far"})  # few of the head's rows are in it: the full ranking serves
+    assert list(with_head.queue(50).index) == list(without.queue(50).index)
+    with_head.close()
+    without.close()

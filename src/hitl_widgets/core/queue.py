@@ -38,6 +38,7 @@ AUDIT_REASON = "random audit: a uniform sample that checks the model without bia
 EXPLORE_REASON = "exploration: drawn at random, the more uncertain the likelier"
 AUDIT_DRAWS = 4096  # the seeded schedule of which queue slots are audits, repeated
 BATCH_CANDIDATES = 10  # a batch `select` chooses among this many times k top candidates
+HEAD = 2048  # rows of each fit's ranking kept in order (`QueuePlanner.prepare`)
 REOFFERED_POLICY = "skipped item offered again (no draw)"
 _POLICY_TAIL = re.compile(
     r"deff=([0-9.eE+-]+|inf); (?:within=.*; )?support=(\d+); floor=([0-9.eE+-]+)$"
@@ -314,6 +315,21 @@ class QueuePlanner:
         self._free_scores: np.ndarray | None = None
         self._served: dict[int, tuple[float, str]] = {}
         self._served_lock = threading.Lock()
+        # (scores array, its HEAD best rows in ranking order) of the latest fit prepared
+        self._head: tuple[np.ndarray, np.ndarray] | None = None
+
+    def prepare(self, fit: FitResult) -> None:
+        """Rank the head of a new fit's pool, on the refit thread, before it is published.
+
+        The first HEAD rows of the whole pool in ranking order (score, then the seeded
+        tie-break) are a prefix of every eligible ranking: the k best eligible rows are
+        the first k eligible rows of the head whenever it holds k of them. So the queues
+        that follow a fit skip the pass over the pool (a partition of 1M scores: ~9 ms)
+        and fall back to it only when labels, a focus or a routing cut used up the head.
+        """
+        scores = fit.pool.scores
+        size = min(HEAD, len(scores))
+        self._head = (scores, top_k(scores, self.tiebreak, _likely_top(scores, size), size))
 
     def served(self, position: int) -> tuple[float | None, str | None]:
         """(selection probability, policy) of the latest queue slot that offered this row."""
@@ -417,10 +433,27 @@ class QueuePlanner:
     ) -> np.ndarray:
         select = getattr(self.strategy, "select", None)
         if fit is None or select is None:
+            head = self._head
+            if head is not None and head[0] is scores:
+                picked = head[1][eligible[head[1]]][:k]
+                if len(picked) == k:
+                    return picked
             return top_k(scores, self.tiebreak, eligible, k)
         candidates = top_k(scores, self.tiebreak, eligible, max(k * BATCH_CANDIDATES, 100))
         chosen = np.asarray(select(fit.model, self.pool.X, candidates, k), dtype=np.intp)
         return chosen[:k]
+
+
+def _likely_top(scores: np.ndarray, size: int) -> np.ndarray:
+    """Rows that surely include the `size` best: those scoring at least a cut guessed
+    from a sample (one comparison pass instead of a partition of the whole pool); every
+    row when the guess keeps too few, so the result is always exact."""
+    if len(scores) <= 8 * size:
+        return np.arange(len(scores))
+    sample = scores[:: max(1, len(scores) // 20_000)]
+    cut = np.quantile(sample, 1 - 2 * size / len(scores))  # about twice what is needed
+    above = np.flatnonzero(scores >= cut)
+    return above if len(above) >= size else np.arange(len(scores))
 
 
 def _policy_text(

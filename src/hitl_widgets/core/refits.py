@@ -32,10 +32,12 @@ class Refits:
         truth_codes: np.ndarray | None,
         training: Callable[[], TrainingSet],
         notify: Callable[[str], None],
+        prepare: Callable[[FitResult], None] = lambda fit: None,
     ):
         self._inputs, self._strategy = inputs, strategy
         self._class_index, self._truth_codes = class_index, truth_codes
         self._training, self._notify = training, notify
+        self._prepare = prepare  # derived state of a fit (the queue's head), before publishing
         self._lock = threading.Lock()
         self.current: FitResult | None = None  # swapped whole, so a plain read is safe
         self.history: list[FitSummary] = []
@@ -83,6 +85,7 @@ class Refits:
         result = fit_once(
             inputs.template, inputs.X, training, self._strategy, self._class_index, version
         )
+        self._prepare(result)
         return result, summarize(result, training.unlabeled, self._truth_codes)
 
     def _publish(self, generation: int, outcome: tuple[FitResult, FitSummary] | None) -> None:

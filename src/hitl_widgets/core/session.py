@@ -212,6 +212,7 @@ class Session(Reports):
             self._truth_codes,
             self._training_set,
             self._notify,
+            self._planner.prepare,
         )
         self.sync()  # resume: replay the store, refit at once if it holds labels
 
