@@ -6,7 +6,8 @@ column, a truth column; 60 simulated labels before the dashboard is shown.
 Python (no browser), for N = 10k, 100k, 1M, Routing tab closed and open: the bytes of
 the dataset updates one redraw sends (each `Rows` widget's comm messages, recorded) and
 the time from a fit finishing to the redraw's rows being sent, split into the core's
-`metrics()` and `routing_curve()` and the dashboard's own work (rows, diff, send), over
+`metrics()` and `routing_curve()` and the dashboard's own work (rows, diff, send), and
+the time to the first send (the main charts, before the slower numbers follow), over
 --redraws labels given one at a time (`submit`, then the refit).
 
 Browser (--browser; real JupyterLab + Chromium via tests/ui/conftest.py), for N = 10k
@@ -112,24 +113,33 @@ def python_costs(n: int, redraws: int, routing: bool) -> dict:
     session.routing_curve = timed(session.routing_curve, curve)
     dashboard = hw.Dashboard(session)
     sent: list[int] = []
-    for rows in dashboard.data.values():
-        rows.comm.send = lambda data=None, metadata=None, buffers=None: sent.append(
-            len(json.dumps(data))
-        )
+    first: list[float] = []  # when the uncertainty chart's rows left (the first send)
+
+    def recorder(name: str):
+        def send(data=None, metadata=None, buffers=None):
+            sent.append(len(json.dumps(data)))
+            if name == "uncertainty" and not first:
+                first.append(time.perf_counter())
+
+        return send
+
+    for name, rows in dashboard.data.items():
+        rows.comm.send = recorder(name)
     dashboard.comm.send = lambda *a, **k: None
     if routing:  # what the browser says when the Routing tab opens
         message = {"kind": "opened", "chart": "routing"}
         content = {"data": {"method": "custom", "content": message}}
         dashboard.comm.handle_msg({"content": content, "buffers": []})
         dashboard.wait()
-    total, in_metrics, in_curve, sizes = [], [], [], []
+    total, in_metrics, in_curve, sizes, main = [], [], [], [], []
     for _ in range(redraws):
-        for spent in (sent, metrics, curve):
+        for spent in (sent, metrics, curve, first):
             spent.clear()
         item = session.queue(1).index[0]
         session.submit(item, session.data.loc[item, "truth"])
         settle(dashboard)
         total.append(time.perf_counter() - fit_done[-1])
+        main.append(first[0] - fit_done[-1] if first else float("nan"))
         in_metrics.append(sum(metrics))
         in_curve.append(sum(curve))
         sizes.append(sum(sent))
@@ -140,6 +150,7 @@ def python_costs(n: int, redraws: int, routing: bool) -> dict:
         "rows": n,
         "routing tab": "open" if routing else "closed",
         "bytes per redraw": median(sizes),
+        "fit_done to main charts sent, ms": 1000 * median(main),
         "fit_done to rows sent, ms": 1000 * median(total),
         "in metrics(), ms": 1000 * median(in_metrics),
         "in routing_curve(), ms": 1000 * median(in_curve),

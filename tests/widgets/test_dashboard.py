@@ -214,11 +214,11 @@ def test_a_failed_redraw_is_shown_and_the_next_one_recovers(trained, monkeypatch
     metrics = trained.metrics
     calls = {"n": 0}
 
-    def fails_once():
+    def fails_once(**kwargs):
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("metrics exploded <b>here</b>")
-        return metrics()
+        return metrics(**kwargs)
 
     monkeypatch.setattr(trained, "metrics", fails_once)
     trained.simulate(1)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from .analysis.estimates import estimate
 from .analysis.label_errors import label_issues
-from .analysis.metrics import all_metrics
+from .analysis.metrics import accuracy_estimates, all_metrics
 from .analysis.routing import guaranteed_thresholds, routing_curve
 from .analysis.slices import find_slices
 from .analysis.stopping import stopping
@@ -32,9 +32,18 @@ class Reports:
     def sync(self) -> int:
         raise NotImplementedError
 
-    def metrics(self) -> dict[str, pd.DataFrame]:
-        """The tidy tables behind every chart; see `hitl_widgets.core.analysis.metrics`."""
-        return all_metrics(self.snapshot())
+    def metrics(self, estimate: bool = True) -> dict[str, pd.DataFrame]:
+        """The tidy tables behind every chart; see `hitl_widgets.core.analysis.metrics`.
+
+        `estimate=False` skips the current model's accuracy estimate when it is not known
+        yet (a cross-fit: the slow part): the accuracy table then holds the points so far.
+        """
+        return all_metrics(self.snapshot(), estimate)
+
+    def accuracy(self) -> pd.DataFrame:
+        """Accuracy vs labels per source of evidence, each with its interval (the table
+        of the accuracy chart; see `analysis.metrics.accuracy_estimates`)."""
+        return accuracy_estimates(self.snapshot())
 
     def routing_curve(
         self, thresholds: Sequence[float] | None = None, by: str | None = None

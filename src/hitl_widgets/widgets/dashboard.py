@@ -146,31 +146,48 @@ class Dashboard(anywidget.AnyWidget):
     def redraw(self) -> None:
         """Recompute the charts' rows from the session now and send those that changed.
 
-        The metric tables are recomputed only after a fit, the routing curve also when
-        the slider left its grid, the rows only when a fit, the focus or the slider
-        changed; a label or a fit starting only updates the header.
+        Two sends after a fit: first what a fit changes cheaply (the main charts from
+        `metrics(estimate=False)`, the header), at once; then the slower numbers (the
+        estimate's new point, a cross-fit; the stopping meter every METER_STEP labels;
+        the routing curve and the worst slices once their tabs were opened). The
+        routing curve is also recomputed when the slider left its grid; a label or a fit
+        starting only updates the header.
         """
         fits, focused, threshold = self._fits, self.session.focused, self.threshold
-        if fits != self._fits_drawn:
-            self._tables = self.session.metrics()
+        new_fit = fits != self._fits_drawn
+        if new_fit:
+            self._tables = self.session.metrics(estimate=False)
+        inputs = (fits, focused, threshold, self._routing_wanted, self._slices_wanted)
+        if inputs != self._drawn_from:
+            self._send_rows(focused)
+        self.status = self._status()
+        slow = False
+        if new_fit:
+            self._tables = {**self._tables, "accuracy": self.session.accuracy()}
             step = self.session.status.n_labeled // METER_STEP
             if step != self._meter_step:
                 self._meter, self._meter_step = self._stopping_meter(), step
-        if self._routing_wanted and (fits != self._fits_drawn or self._routing_row() is None):
+            slow = True
+        if self._routing_wanted and (new_fit or self._routing_row() is None):
             self._curve = self._routing_curve()
             self._guarantee = self._guaranteed()
-        if self._slices_wanted and (fits != self._fits_drawn or self._slices is None):
+            slow = True
+        if self._slices_wanted and (new_fit or self._slices is None):
             self._slices = self._worst_slices()
+            slow = True
         self._fits_drawn = fits
-        inputs = (fits, focused, threshold, self._routing_wanted, self._slices_wanted)
-        if inputs != self._drawn_from:
-            for chart in self._rows(focused).values():
-                for name, rows in chart.items():
-                    if self.data[name].rows != rows:
-                        self.data[name].rows = rows
-            self._drawn_from = inputs
-        self.status = self._status()
+        if slow or inputs != self._drawn_from:
+            self._send_rows(focused)
+            self.status = self._status()
+        self._drawn_from = inputs
         self.redraws += 1
+
+    def _send_rows(self, focused: dict[str, str] | None) -> None:
+        """Send every dataset whose rows differ from what the browser has."""
+        for chart in self._rows(focused).values():
+            for name, rows in chart.items():
+                if self.data[name].rows != rows:
+                    self.data[name].rows = rows
 
     def _rows(self, focused: dict[str, str] | None) -> dict[str, Datasets]:
         rows = dashboard_data(self._tables, focused, self._curve, self.threshold, self._slices)

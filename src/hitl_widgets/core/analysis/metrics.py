@@ -34,13 +34,15 @@ SOURCE_BASELINE = "random-sampling baseline (truth)"
 BASELINE_SIZES = (10, 20, 40, 80, 160, 320, 640, 1280)
 
 
-def accuracy_estimates(snap: Snapshot) -> pd.DataFrame:
+def accuracy_estimates(snap: Snapshot, estimate_now: bool = True) -> pd.DataFrame:
     """Accuracy vs number of labels, per source, each with its interval and sample size.
 
     Columns: source, n_labels, estimate, low, high, n, sample. Sources: held-out truth
     (when the session has a truth column), the random audit labels alone, and
     `estimate` (every label counted through its selection probability: the narrowest
-    unbiased one; n is its effective sample size).
+    unbiased one; n is its effective sample size). `estimate_now=False` leaves out the
+    current fit's point if it is not known yet (it takes a cross-fit) and returns the
+    history so far.
     """
     rows = []
     for summary in snap.history:
@@ -59,7 +61,7 @@ def accuracy_estimates(snap: Snapshot) -> pd.DataFrame:
                 )
             )
     rows.extend(_audit_points(snap))
-    rows.extend(_estimate_points(snap))
+    rows.extend(_estimate_points(snap, estimate_now))
     columns = ["source", "n_labels", "estimate", "low", "high", "n", "sample"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -94,11 +96,11 @@ def _audit_points(snap: Snapshot) -> list[tuple]:
     return rows
 
 
-def _estimate_points(snap: Snapshot) -> list[tuple]:
+def _estimate_points(snap: Snapshot, estimate_now: bool = True) -> list[tuple]:
     """`estimate` of each fit's model, computed once per fit and kept as a history."""
     history = snap.memo.setdefault("estimate_history", {})  # n_labels -> point
     fit = snap.fit
-    if fit is not None and fit.n_labels not in history:
+    if estimate_now and fit is not None and fit.n_labels not in history:
         try:
             row = estimate(snap).iloc[0]
         except ValueError:  # fewer than two classes labeled: nothing to estimate
@@ -380,10 +382,11 @@ def coverage_by_subgroup(snap: Snapshot, columns: Sequence[str] | None = None) -
     return pd.concat(tables, ignore_index=True)[out]
 
 
-def all_metrics(snap: Snapshot) -> dict[str, pd.DataFrame]:
-    """Every table, by name (the charts draw from exactly these)."""
+def all_metrics(snap: Snapshot, estimate: bool = True) -> dict[str, pd.DataFrame]:
+    """Every table, by name (the charts draw from exactly these); see `accuracy_estimates`
+    for `estimate`."""
     return {
-        "accuracy": accuracy_estimates(snap),
+        "accuracy": accuracy_estimates(snap, estimate),
         "accuracy_by_subgroup": accuracy_by_subgroup(snap),
         "disagreement_by_subgroup": disagreement_by_subgroup(snap),
         "annotator_disagreement_by_subgroup": annotator_disagreement_by_subgroup(snap),
