@@ -92,7 +92,7 @@ def build_pool(
     if len(data) == 0:
         raise PoolError("the pool is empty: give a DataFrame with at least one row")
     data = data.copy(deep=not COPY_ON_WRITE)
-    int_ids = _check_ids(data.index)
+    int_ids = check_ids(data.index)
     X, kind, names = _features(data, features, allow_nan=allow_nan)
     hashes = _row_hashes(data)
     digest = hashlib.sha256()
@@ -110,7 +110,7 @@ def build_pool(
     )
 
 
-def _check_ids(index: pd.Index) -> bool:
+def check_ids(index: pd.Index) -> bool:
     """Ids must be unique and all integers or all strings; returns True for integers.
 
     Two kinds only, so that str(id) in the store maps back to exactly one id.

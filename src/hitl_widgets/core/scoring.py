@@ -47,7 +47,14 @@ def chunk_rows(X: Any) -> int:
 def score_pool(
     model: Any, X: Any, strategy: QueryStrategy, class_index: dict[Any, int]
 ) -> PoolScores:
-    """Scores, suggestions and confidences for every row of X."""
+    """Scores, suggestions and confidences for every row of X.
+
+    An X that scores itself (`dask_pool.ClusterRows`: rows on a cluster's workers) is
+    asked to; each of its workers then runs this function on its own chunks.
+    """
+    remote = getattr(X, "score_pool", None)
+    if remote is not None:
+        return remote(model, strategy, class_index)
     n = X.shape[0] if hasattr(X, "shape") else len(X)
     columns = model_columns(model, class_index)
     suggestion = np.empty(n, dtype=np.int16)

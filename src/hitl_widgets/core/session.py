@@ -44,6 +44,7 @@ from .config import (
     check_share,
     encode_truth,
 )
+from .dask_pool import ClusterRows, build_dask_pool, is_dask_frame
 from .events import Action, LabelEvent, check_text, new_event_id, utc_now
 from .export import write_table
 from .features import ModelInput, in_background, prepare
@@ -130,6 +131,9 @@ class Session(Reports):
         text pool, long simulations); False keeps scripts quiet.
     ids : the column that holds the item ids, instead of the index (required for frames
         without an index, such as polars); it is not a feature.
+    client : for a `dask.dataframe.DataFrame` pool, the `distributed.Client` whose
+        workers keep the features (default: the active client, else a local cluster
+        sized to the machine, closed with the session); see `core.dask_pool`.
     explore : share of queue slots drawn at random (the more uncertain, the likelier)
         instead of taken from the top (default 0: plain top-k). It costs a little label
         efficiency and lets `estimate` use every actively chosen label, weighted by its
@@ -157,8 +161,21 @@ class Session(Reports):
         progress: bool = True,
         explore: float = 0.0,
         ids: str | None = None,
+        client: Any = None,
     ):
-        self.pool = build_pool(as_pandas(data, ids), features, allow_nan=bool(allow_nan))
+        self._own_client: Any = None  # a Dask client this session started (closed with it)
+        if is_dask_frame(data):
+            present = [str(c) for c in data.columns]
+            keep = [
+                *check_columns(subgroups, present, "subgroups"),
+                *check_columns(truth, present, "truth"),
+            ]
+            self.pool, client, made = build_dask_pool(
+                data, features, keep, ids=ids, allow_nan=bool(allow_nan), client=client
+            )
+            self._own_client = client if made else None
+        else:
+            self.pool = build_pool(as_pandas(data, ids), features, allow_nan=bool(allow_nan))
         columns = list(self.pool.data.columns)
         self.config = SessionConfig(
             classes=check_classes(classes),
@@ -361,6 +378,18 @@ class Session(Reports):
     def opinions(self) -> pd.DataFrame:
         """Every annotator's current label per item (one row per item and annotator)."""
         return self.snapshot().opinion_table
+
+    def rows(self, item_ids: Sequence[Hashable]) -> pd.DataFrame:
+        """The items as a person sees them: their rows of `data`; for a Dask pool (whose
+        `data` holds only the subgroup and truth columns) with their features fetched
+        from the workers in one round trip."""
+        frame = self.pool.data.loc[list(item_ids)]
+        if isinstance(self.pool.X, ClusterRows) and len(frame):
+            values = self.pool.X[self.pool.positions(list(item_ids))]
+            names = list(self.pool.feature_names)
+            features = pd.DataFrame(values, index=frame.index, columns=names)
+            frame = pd.concat([features, frame], axis=1)
+        return frame
 
     def current_label_events(self) -> list[LabelEvent]:
         """The deciding event of every labeled item (in memory, no store read)."""
@@ -732,9 +761,12 @@ class Session(Reports):
         return write_table(table, path, csv_formulas)
 
     def close(self) -> None:
-        """Stop the refit worker and close the store."""
+        """Stop the refit worker and close the store (and a Dask cluster it started)."""
         self._refits.stop()
         self.store.close()
+        if self._own_client is not None:
+            self._own_client.close()
+            self._own_client = None
 
     def __enter__(self) -> Session:
         return self

@@ -342,9 +342,15 @@ class Labeler(anywidget.AnyWidget):
             ids.insert(0, current)  # never steal the card being looked at
         frame_rows = []
         views: dict[Any, dict[str, Any]] = {}
+        # an item's view never changes: build it once while it stays in the window
+        new = [item_id for item_id in ids if item_id not in self._views]
+        rows = self.session.rows(new) if new else None
         for item_id in ids:
-            # an item's view never changes: build it once while it stays in the window
-            view = views[item_id] = self._views.get(item_id) or self._view_of(item_id)
+            view = self._views.get(item_id)
+            if view is None:
+                assert rows is not None
+                view = self._view_of(item_id, rows.loc[item_id])
+            views[item_id] = view
             suggestion, confidence, score = self.session.suggestion_for(item_id)
             queued = item_id in queue.index
             audit = bool(queue.at[item_id, "audit"]) if queued else False
@@ -389,8 +395,7 @@ class Labeler(anywidget.AnyWidget):
             "progress": s.progress,  # long work under way, e.g. "vectorizing 40%"
         }
 
-    def _view_of(self, item_id: Any) -> dict[str, Any]:
-        row = self.session.data.loc[item_id]
+    def _view_of(self, item_id: Any, row: pd.Series) -> dict[str, Any]:
         try:
             if self._render is not None:
                 return view_of_value(self._render(row), self._highlight)

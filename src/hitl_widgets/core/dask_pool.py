@@ -1,0 +1,217 @@
+"""Pools on Dask: the features stay on the cluster's workers, the loop stays the same.
+
+`Session(ddf, ...)` with a `dask.dataframe.DataFrame` builds a `Pool` whose `X` is a
+`ClusterRows`: the numeric feature columns as a Dask array persisted on the workers
+(with known chunk sizes, so row positions mean the same on both sides). What comes to
+the client, once: the ids (the index, or the `ids` column), the subgroup and truth
+columns, and one content hash per row (computed on the workers, the same hash as an
+in-memory pool's, so both fingerprint the same pool and can share a store). What moves
+per refit: the labeled rows' features (client <- workers) and the fitted model
+(client -> workers); every worker scores its own chunks with the same code an
+in-memory pool uses (`scoring.score_pool`), and the per-row scores, suggestions and
+confidences (24 bytes a row) come back for ranking, routing and metrics. A refit runs
+on the Session's refit thread; the queue meanwhile serves the previous fit's ranking,
+so a label never waits for a rescoring.
+
+Failure: distributed re-runs the tasks of a worker that dies (its persisted chunks are
+recomputed from their source), so a rescoring in flight finishes late, not wrong; a
+refit that fails anyway (the cluster gone) is recorded in `status.fit_error` like any
+other failed fit, and labels, which live in the store, are never touched by it.
+
+Dask and distributed are optional: `pip install 'hitl_widgets[dask]'`. Nothing here is
+imported unless a Dask frame is given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .pool import Pool, PoolError, check_ids
+from .scoring import PoolScores, score_pool
+from .strategies import QueryStrategy
+
+DASK_EXTRA = "pip install 'hitl_widgets[dask]'"
+FETCH_LIMIT = 1_000_000  # rows one fetch may bring to the client: more is a full pass
+
+
+def is_dask_frame(data: Any) -> bool:
+    """A Dask DataFrame, recognised without importing Dask."""
+    return type(data).__module__.startswith("dask.") and hasattr(data, "npartitions")
+
+
+class ClusterRows:
+    """The pool's feature matrix on the workers, indexed by row position like an array.
+
+    `rows[positions]` fetches those rows (a refit's labeled rows, a stop set); a pass
+    over the whole pool goes through `score_pool` on the workers instead.
+    """
+
+    def __init__(self, array: Any, client: Any):
+        self.array = array  # dask.array, persisted, chunks of known size along rows
+        self.client = client
+        self.shape = tuple(int(d) for d in array.shape)
+        self.dtype = array.dtype
+        self.ndim = 2
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        positions = np.arange(self.shape[0])[key]
+        if positions.ndim == 0:
+            positions = positions.reshape(1)
+        if len(positions) > FETCH_LIMIT:
+            raise MemoryError(
+                f"fetching {len(positions):,} rows of a Dask pool to the client would "
+                "materialise it; this analysis needs a pass on the workers instead"
+            )
+        if len(positions) == 0:
+            return np.empty((0, self.shape[1]), dtype=self.dtype)
+        order = np.argsort(positions, kind="stable")
+        fetched = self.client.compute(self.array[positions[order]]).result()
+        out = np.empty_like(fetched)
+        out[order] = fetched
+        return out
+
+    def score_pool(
+        self, model: Any, strategy: QueryStrategy, class_index: dict[Any, int]
+    ) -> PoolScores:
+        """Every row scored on the workers by the in-memory code path, chunk by chunk."""
+        blocks = self.array.map_blocks(
+            _score_block,
+            model,
+            strategy,
+            class_index,
+            dtype=np.float64,
+            chunks=(self.array.chunks[0], (3,)),
+        )
+        scored = self.client.compute(blocks).result()
+        return PoolScores(
+            np.ascontiguousarray(scored[:, 0]),
+            scored[:, 1].astype(np.int16),
+            np.ascontiguousarray(scored[:, 2]),
+        )
+
+
+def _score_block(
+    block: np.ndarray, model: Any, strategy: QueryStrategy, class_index: dict[Any, int]
+) -> np.ndarray:
+    scores = score_pool(model, block, strategy, class_index)
+    return np.column_stack([scores.scores, scores.suggestion, scores.confidence])
+
+
+def build_dask_pool(
+    ddf: Any,
+    features: Any,
+    keep: Sequence[str],
+    *,
+    ids: str | None = None,
+    allow_nan: bool = False,
+    client: Any = None,
+) -> tuple[Pool, Any, bool]:
+    """A Pool over a Dask DataFrame; returns (pool, client, whether this made the client).
+
+    `features`: numeric columns (None: every numeric one; text and callables are
+    refused with a message). `keep`: the columns the
+    client needs whole (subgroups, truth). `ids`: the id column, else the index.
+    """
+    try:
+        import distributed
+    except ImportError:
+        raise PoolError(f"a Dask pool needs dask and distributed ({DASK_EXTRA})") from None
+    made = client is None
+    if client is None:
+        try:
+            client = distributed.get_client()
+            made = False
+        except ValueError:  # no client yet: a local cluster sized to the machine
+            client = distributed.Client(distributed.LocalCluster(processes=True))
+    columns = [str(c) for c in ddf.columns]
+    if features is not None and (isinstance(features, str) or callable(features)):
+        raise PoolError(
+            "a Dask pool takes numeric feature columns (a list, or None for every numeric "
+            "column); text and callables need an in-memory pool"
+        )
+    names = _feature_columns(ddf, features)
+    missing = [c for c in [*keep, *([ids] if ids else [])] if c not in columns]
+    if missing:
+        raise PoolError(f"columns not in the Dask pool: {missing!r}")
+    index = ddf[ids] if ids else ddf.index
+    id_values = pd.Index(client.compute(index).result(), name=ids or ddf.index.name)
+    check_ids(id_values)
+    small = client.compute(ddf[[c for c in keep if c != ids]]).result()
+    data = (
+        small.set_axis(id_values, axis=0) if len(small.columns) else pd.DataFrame(index=id_values)
+    )
+    hashes = _row_hashes(ddf, ids, client)
+    if len(hashes) != len(id_values):
+        raise PoolError("the Dask pool's partitions changed while it was read")
+    array = ddf[names].to_dask_array(lengths=True).astype(np.float64)
+    _check_finite(array, names, client, allow_nan)
+    array = client.persist(array)
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(hashes).tobytes())
+    hashed_columns = [c for c in columns if c != ids]
+    digest.update("\x1f".join(hashed_columns).encode("utf-8", "backslashreplace"))
+    pool = Pool(
+        data=data,
+        X=ClusterRows(array, client),
+        kind="numeric",
+        feature_names=tuple(names),
+        row_hashes=hashes,
+        fingerprint=digest.hexdigest()[:32],
+        int_ids=pd.api.types.is_integer_dtype(id_values),
+        _positions=id_values,
+    )
+    return pool, client, made
+
+
+def _feature_columns(ddf: Any, features: Sequence[str] | None) -> list[str]:
+    dtypes = ddf.dtypes
+    if features is None:
+        names = [
+            str(c)
+            for c, t in dtypes.items()
+            if pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t)
+        ]
+        if not names:
+            raise PoolError("features=None takes every numeric column, but the pool has none")
+        return names
+    names = [str(c) for c in features]
+    if not names:
+        raise PoolError("features is an empty list: name at least one column")
+    unknown = [c for c in names if c not in dtypes.index]
+    if unknown:
+        raise PoolError(f"feature columns not in the pool: {unknown!r}")
+    not_numeric = [c for c in names if not pd.api.types.is_numeric_dtype(dtypes[c])]
+    if not_numeric:
+        raise PoolError(f"feature columns must be numeric, these are not: {not_numeric!r}")
+    return names
+
+
+def _row_hashes(ddf: Any, ids: str | None, client: Any) -> np.ndarray:
+    """The in-memory pool's row hash, computed on the workers partition by partition."""
+
+    def part(frame: pd.DataFrame) -> pd.Series:
+        if ids:
+            frame = frame.set_index(ids)
+        return pd.util.hash_pandas_object(frame, index=True)
+
+    hashes = ddf.map_partitions(part, meta=(None, "uint64"))
+    return np.asarray(client.compute(hashes).result(), dtype=np.uint64)
+
+
+def _check_finite(array: Any, names: list[str], client: Any, allow_nan: bool) -> None:
+    import dask.array as da
+
+    infinite = client.compute(da.isinf(array).any(axis=0)).result()
+    missing = client.compute(da.isnan(array).any(axis=0)).result()
+    for j, name in enumerate(names):
+        if infinite[j] or (missing[j] and not allow_nan):
+            kind = "inf" if infinite[j] else "NaN"
+            raise PoolError(f"feature column {name!r} holds {kind}; fill or drop those rows")
