@@ -131,6 +131,8 @@ def build_dask_pool(
             made = False
         except ValueError:  # no client yet: a local cluster sized to the machine
             client = distributed.Client(distributed.LocalCluster(processes=True))
+    # read once, kept on the workers: every later step derives from the same partitions
+    ddf = client.persist(ddf)
     columns = [str(c) for c in ddf.columns]
     if features is not None and (isinstance(features, str) or callable(features)):
         raise PoolError(
@@ -151,9 +153,11 @@ def build_dask_pool(
     hashes = _row_hashes(ddf, ids, client)
     if len(hashes) != len(id_values):
         raise PoolError("the Dask pool's partitions changed while it was read")
-    array = ddf[names].to_dask_array(lengths=True).astype(np.float64)
+    lengths = tuple(int(n) for n in client.compute(ddf.map_partitions(len)).result())
+    array = ddf[names].to_dask_array(lengths=lengths).astype(np.float64)
     _check_finite(array, names, client, allow_nan)
     array = client.persist(array)
+    del ddf  # the features live on in `array`; the other columns were brought over
     digest = hashlib.sha256()
     digest.update(np.ascontiguousarray(hashes).tobytes())
     hashed_columns = [c for c in columns if c != ids]
