@@ -86,6 +86,25 @@ def test_a_dask_pool_is_the_same_pool_as_in_memory(client, tmp_path):
     local.close()
 
 
+def test_the_widgets_show_a_dask_pool(client, tmp_path):
+    """The labeler's cards carry the features fetched from the workers (never the truth);
+    the dashboard draws from the same tables as for an in-memory pool."""
+    import json
+
+    ddf = dd.from_pandas(frame(3000), npartitions=3)
+    s = open_session(ddf, tmp_path, "widgets", client=client)
+    s.simulate(30)
+    labeler = hw.Labeler(s)
+    card = json.dumps(labeler.items[0]["view"])
+    assert all(f'"{c}"' in card for c in "abcde") and "truth" not in card
+    dashboard = hw.Dashboard(s)
+    assert dashboard.wait(60) and dashboard.failure is None
+    assert dashboard.data["uncertainty"].rows
+    dashboard.close()
+    labeler.close()
+    s.close()
+
+
 class SlowModel(ClassifierMixin, BaseEstimator):
     """A logistic regression whose scoring takes a while per chunk: time to kill a worker."""
 
