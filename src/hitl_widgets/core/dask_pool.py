@@ -90,12 +90,10 @@ class ClusterRows:
             dtype=np.float64,
             chunks=(self.array.chunks[0], (3,)),
         )
-        scored = self.client.compute(blocks).result()
-        return PoolScores(
-            np.ascontiguousarray(scored[:, 0]),
-            scored[:, 1].astype(np.int16),
-            np.ascontiguousarray(scored[:, 2]),
-        )
+        # three columns, cut on the workers: 18 bytes a row cross, with no copy here
+        parts = [blocks[:, 0], blocks[:, 1].astype(np.int16), blocks[:, 2]]
+        scores, suggestion, confidence = self.client.compute(parts, sync=True)
+        return PoolScores(scores, suggestion, confidence)
 
 
 def _score_block(
