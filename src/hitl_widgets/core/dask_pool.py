@@ -115,32 +115,50 @@ def build_dask_pool(
     """A Pool over a Dask DataFrame; returns (pool, client, whether this made the client).
 
     `features`: numeric columns (None: every numeric one; text and callables are
-    refused with a message). `keep`: the columns the
-    client needs whole (subgroups, truth). `ids`: the id column, else the index.
+    refused with a message). `keep`: the columns the client needs whole (subgroups,
+    truth). `ids`: the id column, else the index. Arguments are checked on the frame's
+    metadata before anything is read; a cluster made here is closed again on an error.
     """
     try:
         import distributed
     except ImportError:
         raise PoolError(f"a Dask pool needs dask and distributed ({DASK_EXTRA})") from None
-    made = client is None
-    if client is None:
-        try:
-            client = distributed.get_client()
-            made = False
-        except ValueError:  # no client yet: a local cluster sized to the machine
-            client = distributed.Client(distributed.LocalCluster(processes=True))
-    # read once, kept on the workers: every later step derives from the same partitions
-    ddf = client.persist(ddf)
-    columns = [str(c) for c in ddf.columns]
     if features is not None and (isinstance(features, str) or callable(features)):
         raise PoolError(
             "a Dask pool takes numeric feature columns (a list, or None for every numeric "
             "column); text and callables need an in-memory pool"
         )
     names = _feature_columns(ddf, features)
+    columns = [str(c) for c in ddf.columns]
     missing = [c for c in [*keep, *([ids] if ids else [])] if c not in columns]
     if missing:
         raise PoolError(f"columns not in the Dask pool: {missing!r}")
+    made = False
+    if client is None:
+        try:
+            client = distributed.get_client()
+        except ValueError:  # no client yet: a local cluster sized to the machine
+            client = distributed.Client(distributed.LocalCluster(processes=True))
+            made = True
+    try:
+        return _read(ddf, names, columns, keep, ids, allow_nan, client), client, made
+    except BaseException:
+        if made:
+            client.close()
+        raise
+
+
+def _read(
+    ddf: Any,
+    names: list[str],
+    columns: list[str],
+    keep: Sequence[str],
+    ids: str | None,
+    allow_nan: bool,
+    client: Any,
+) -> Pool:
+    """Read the frame once onto the workers and bring over what the client keeps."""
+    ddf = client.persist(ddf)  # every later step derives from the same partitions
     index = ddf[ids] if ids else ddf.index
     id_values = pd.Index(client.compute(index).result(), name=ids or ddf.index.name)
     check_ids(id_values)
@@ -160,7 +178,7 @@ def build_dask_pool(
     digest.update(np.ascontiguousarray(hashes).tobytes())
     hashed_columns = [c for c in columns if c != ids]
     digest.update("\x1f".join(hashed_columns).encode("utf-8", "backslashreplace"))
-    pool = Pool(
+    return Pool(
         data=data,
         X=ClusterRows(array, client),
         kind="numeric",
@@ -170,7 +188,6 @@ def build_dask_pool(
         int_ids=pd.api.types.is_integer_dtype(id_values),
         _positions=id_values,
     )
-    return pool, client, made
 
 
 def _feature_columns(ddf: Any, features: Sequence[str] | None) -> list[str]:
