@@ -611,3 +611,26 @@ def test_the_queue_read_from_a_fits_ranked_head_equals_a_full_ranking(monkeypatc
     assert list(with_head.queue(50).index) == list(without.queue(50).index)
     with_head.close()
     without.close()
+
+
+def test_a_large_pool_scored_on_several_threads_gets_the_same_numbers(monkeypatch):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from hitl_widgets.core import scoring
+    from hitl_widgets.core.strategies import resolve_strategy
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50_000, 8))
+    y = np.where(X[:, 0] + rng.normal(size=len(X)) > 0, "pos", "neg")
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X[:500], y[:500])
+    classes = {"neg": 0, "pos": 1}
+    monkeypatch.setattr(scoring, "CHUNK_BYTES", 64 * 1024)  # many chunks
+    monkeypatch.setattr(scoring, "PARALLEL_ROWS", 10**9)
+    serial = scoring.score_pool(model, X, resolve_strategy("margin"), classes)
+    monkeypatch.setattr(scoring, "PARALLEL_ROWS", 1000)
+    monkeypatch.setattr(scoring, "SCORING_THREADS", 3)
+    threaded = scoring.score_pool(model, X, resolve_strategy("margin"), classes)
+    for field in ("scores", "suggestion", "confidence"):
+        np.testing.assert_array_equal(getattr(serial, field), getattr(threaded, field))

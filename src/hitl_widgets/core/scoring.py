@@ -8,7 +8,9 @@ allocates (a scaler's copy of X, say) to a few MB instead of a second copy of a 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,12 @@ from .strategies import ProbabilityStrategy, QueryStrategy, checked_scores
 
 CHUNK_BYTES = 4 * 1024 * 1024
 CHUNK_NONZEROS = 1_000_000
+# A large pool scored by our own linear path is split over threads: its chunks are
+# numpy products and element-wise passes that release the GIL, each writing its own
+# slice of the outputs. A user's model scores on one thread (its predict_proba may not
+# be thread-safe).
+PARALLEL_ROWS = 200_000
+SCORING_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)
@@ -61,9 +69,11 @@ def score_pool(
     confidence = np.empty(n, dtype=np.float64)
     by_proba = strategy if isinstance(strategy, ProbabilityStrategy) else None
     scores = np.empty(n, dtype=np.float64)
-    predict_proba = linear_proba(model, X) or model.predict_proba
+    linear = linear_proba(model, X)
+    predict_proba = linear or model.predict_proba
     step = chunk_rows(X)
-    for start in range(0, n, step):
+
+    def chunk(start: int) -> None:
         stop = min(n, start + step)
         proba = np.asarray(predict_proba(X[start:stop]))
         if proba.ndim != 2 or proba.shape[1] != len(columns):
@@ -81,6 +91,14 @@ def score_pool(
         suggestion[start:stop] = columns[best]
         if by_proba is not None:
             scores[start:stop] = by_proba.score_proba(proba)
+
+    starts = range(0, n, step)
+    if linear is not None and n >= PARALLEL_ROWS and len(starts) > 1:
+        with ThreadPoolExecutor(min(len(starts), SCORING_THREADS)) as pool:
+            list(pool.map(chunk, starts))  # list(): re-raise a chunk's error here
+    else:
+        for start in starts:
+            chunk(start)
     if by_proba is None:
         scores = strategy.score(model, X)
     return PoolScores(checked_scores(scores, n, strategy.name), suggestion, confidence)
