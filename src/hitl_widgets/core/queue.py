@@ -340,9 +340,9 @@ class QueuePlanner:
         """The next k rows: fresh ones by score (audits mixed in), then skipped ones."""
         scores, reason = self._scores(state.fit)
         fresh = state.eligible & ~state.skipped
-        # top-k slots take ranked rows in turn; rank 2k (a batch strategy: k) so that a row
-        # an audit drew first never leaves a slot empty, and the row after the last one
-        # taken is known (whether it ties with it decides that slot's probability)
+        # top-k slots take ranked rows in turn; rank 2k (a batch strategy: k) so that the
+        # row after the last one taken is known: whether it ties with it decides that
+        # slot's probability, and otherwise the ties are counted over the whole pool
         batch = state.fit is not None and getattr(self.strategy, "select", None) is not None
         ranked = self._select(state.fit, scores, fresh, k if batch else 2 * k)
         plan = self._fill(state, scores, reason, fresh, ranked, k)
