@@ -32,7 +32,7 @@ EVENT_FIELDS = ["item_id", "action", "label", "suggestion", "model_version", "au
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     with distributed.Client(cluster) as client:
         yield client
@@ -175,3 +175,23 @@ def test_bad_dask_pools_are_named(client, tmp_path):
     broken.iloc[3, 0] = np.inf
     with pytest.raises(hw.PoolError, match="feature column 'a' holds inf"):
         open_session(dd.from_pandas(broken, npartitions=2), tmp_path, "inf", client=client)
+
+
+def test_a_cluster_that_goes_away_loses_no_label_and_says_so(tmp_path):
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
+    )
+    own = distributed.Client(cluster, set_as_default=False)
+    s = open_session(dd.from_pandas(frame(2000), npartitions=2), tmp_path, "gone", client=own)
+    s.simulate(12)
+    served = list(s.queue(5).index)
+    own.close()
+    cluster.close()
+    s.submit(served[0], "pos")  # durable: the store is local
+    assert s.wait(60)
+    assert s.status.fit_state == "failed"
+    assert s.status.fit_error.startswith("ConnectionError: the Dask cluster cannot be reached")
+    assert "every label is saved" in s.status.fit_error
+    assert s.status.n_labeled == 13 and len(s.store.read_events()) == 13
+    assert list(s.queue(4).index) == served[1:]  # the last ranking still serves
+    s.close()

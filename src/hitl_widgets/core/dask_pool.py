@@ -73,7 +73,7 @@ class ClusterRows:
         if len(positions) == 0:
             return np.empty((0, self.shape[1]), dtype=self.dtype)
         order = np.argsort(positions, kind="stable")
-        fetched = self.client.compute(self.array[positions[order]]).result()
+        fetched = self._gather(self.array[positions[order]])
         out = np.empty_like(fetched)
         out[order] = fetched
         return out
@@ -92,8 +92,25 @@ class ClusterRows:
         )
         # three columns, cut on the workers: 18 bytes a row cross, with no copy here
         parts = [blocks[:, 0], blocks[:, 1].astype(np.int16), blocks[:, 2]]
-        scores, suggestion, confidence = self.client.compute(parts, sync=True)
+        scores, suggestion, confidence = self._gather(parts)
         return PoolScores(scores, suggestion, confidence)
+
+    def _gather(self, work: Any) -> Any:
+        """Compute on the cluster; a cluster that is gone says so, in words.
+
+        An error raised inside a task (the user's model failing) passes through as it
+        is; the connection's own errors become one message that says what still holds.
+        """
+        try:
+            return self.client.compute(work, sync=True)
+        except Exception as exc:
+            if not (isinstance(exc, OSError) or type(exc).__module__.startswith("distributed")):
+                raise
+            raise ConnectionError(
+                f"the Dask cluster cannot be reached ({type(exc).__name__}: {exc}); every "
+                "label is saved in the store, and the next label refits once it is back "
+                "(or open the session again with a new client)"
+            ) from exc
 
 
 def _score_block(
