@@ -53,6 +53,22 @@ CHARTS = {
     "images": 3,  # hw.label: labeler + dashboard
 }
 
+# Chart text (titles, axis and legend labels) drawn outside its own SVG box: the chart
+# was laid out before its rows changed in place and cuts that text off.
+CUT_TEXT = """() => {
+  const out = [];
+  for (const svg of document.querySelectorAll('.jp-OutputArea-output svg.marks')) {
+    const box = svg.getBoundingClientRect();
+    for (const text of svg.querySelectorAll('text')) {
+      const r = text.getBoundingClientRect();
+      if (r.width === 0 || !text.textContent.trim()) continue;
+      if (r.bottom > box.bottom + 1 || r.top < box.top - 1 || r.left < box.left - 1
+          || r.right > box.right + 1) out.push(`chart text cut off: ${text.textContent}`);
+    }
+  }
+  return out;
+}"""
+
 # Run in the notebook's kernel: every open Labeler (creation order = page order here)
 # with what its card may not / must show, read from its own session; and what every
 # open Dashboard's header should say.
@@ -176,7 +192,7 @@ def test_notebook_runs_offline_draws_every_chart_and_fits(path, ui, browser, not
         clipped: list[str] = []
 
         def check(step: int) -> None:
-            found = page.evaluate(ui.CLIPPED_JS)
+            found = page.evaluate(ui.CLIPPED_JS) + page.evaluate(CUT_TEXT)
             clipped.extend(f"step {step}: {line}" for line in found)
             page.screenshot(path=str(shots / f"{step:02d}.png"))
 

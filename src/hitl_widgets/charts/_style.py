@@ -122,7 +122,9 @@ def fitted(
     chart = chart.properties(
         title=title(*heading, subtitleFontSize=11),
         width="container",
-        autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
+        # resize: lay out again after rows change in place, so a legend that gains entries
+        # (a source appearing after the first draw) grows the chart instead of being cut off
+        autosize=alt.AutoSizeParams(type="fit-x", contains="padding", resize=True),
         usermeta=meta,
     )
     return chart if height is None else cast(C, chart.properties(height=height))
