@@ -10,13 +10,43 @@ the column that holds the ids: `Session(frame, ids="review_id")`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
-from .pool import PoolError
+from .config import check_columns
+from .dask_pool import build_dask_pool, is_dask_frame
+from .pool import FeatureSpec, Pool, PoolError, build_pool
 
 FRAMES_EXTRA = "pip install 'hitl_widgets[frames]'"
+
+
+def open_pool(
+    data: Any,
+    features: FeatureSpec,
+    *,
+    subgroups: str | Sequence[str] | None,
+    truth: str | None,
+    ids: str | None,
+    allow_nan: bool,
+    client: Any,
+) -> tuple[Pool, Any]:
+    """The Session's pool from any frame; with the Dask client it started, if any.
+
+    A Dask pool brings the `subgroups` and `truth` columns to the client whole.
+    """
+    if not is_dask_frame(data):
+        return build_pool(as_pandas(data, ids), features, allow_nan=allow_nan), None
+    present = [str(c) for c in data.columns]
+    keep = [
+        *check_columns(subgroups, present, "subgroups"),
+        *check_columns(truth, present, "truth"),
+    ]
+    pool, client, made = build_dask_pool(
+        data, features, keep, ids=ids, allow_nan=allow_nan, client=client
+    )
+    return pool, client if made else None
 
 
 def as_pandas(data: Any, ids: str | None = None) -> pd.DataFrame:
@@ -34,11 +64,6 @@ def as_pandas(data: Any, ids: str | None = None) -> pd.DataFrame:
 
 def _converted(data: Any, ids: str | None) -> pd.DataFrame:
     kind = f"{type(data).__module__}.{type(data).__name__}"
-    if kind.startswith("dask."):
-        raise PoolError(
-            "a Dask DataFrame is not supported as a pool yet: compute() a pandas frame "
-            "that fits in memory, or sample it"
-        )
     try:
         import narwhals.stable.v1 as nw
     except ImportError:

@@ -22,14 +22,13 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .analysis.routing import RoutingPolicy, guaranteed_policy, route
+from .analysis.routing import RoutingPolicy, route_pool
 from .analysis.slices import frame_text, where_of
 from .config import (
     ROLES,
@@ -44,50 +43,26 @@ from .config import (
     check_share,
     encode_truth,
 )
-from .dask_pool import ClusterRows, build_dask_pool, is_dask_frame
-from .events import Action, LabelEvent, check_text, new_event_id, utc_now
+from .events import LabelEvent, check_text
 from .export import write_table
 from .features import ModelInput, in_background, prepare
-from .frames import as_pandas
+from .frames import open_pool
 from .ledger import Ledger
-from .pool import FeatureSpec, build_pool
+from .observers import Observers
+from .pool import FeatureSpec
 from .progress import Progress
 from .queue import QueuePlanner, QueueState, queue_frame
 from .refits import Refits
 from .reports import Reports
 from .simulate import simulate
-from .snapshot import Snapshot
+from .snapshot import SessionStatus, Snapshot
 from .store import LabelStore, events_frame, open_store
 from .strategies import QueryStrategy, resolve_strategy
 from .subgroups import SubgroupIndex
-from .training import (
-    FitSummary,
-    ItemView,
-    TrainingSet,
-    check_model,
-    default_model,
-    item_view,
-)
+from .training import FitSummary, TrainingSet, check_model, default_model, item_view
+from .writing import Writer
 
-
-@dataclass(frozen=True)
-class SessionStatus:
-    """What a status line needs, read in one consistent snapshot."""
-
-    n_items: int
-    n_labeled: int
-    n_skipped: int
-    fit_state: str  # "cold" (no model yet), "fitting", "ready" or "failed"
-    fit_error: str | None
-    model_version: int
-    store: str
-    durable: bool
-    warnings: dict[str, int] = field(default_factory=dict)
-    progress: str | None = None  # long work under way, e.g. "vectorizing 40%"
-
-    @property
-    def n_remaining(self) -> int:
-        return self.n_items - self.n_labeled
+__all__ = ["Session", "SessionStatus"]
 
 
 class Session(Reports):
@@ -163,19 +138,16 @@ class Session(Reports):
         ids: str | None = None,
         client: Any = None,
     ):
-        self._own_client: Any = None  # a Dask client this session started (closed with it)
-        if is_dask_frame(data):
-            present = [str(c) for c in data.columns]
-            keep = [
-                *check_columns(subgroups, present, "subgroups"),
-                *check_columns(truth, present, "truth"),
-            ]
-            self.pool, client, made = build_dask_pool(
-                data, features, keep, ids=ids, allow_nan=bool(allow_nan), client=client
-            )
-            self._own_client = client if made else None
-        else:
-            self.pool = build_pool(as_pandas(data, ids), features, allow_nan=bool(allow_nan))
+        # a Dask pool's features stay on the cluster; `_own_client` is one made here
+        self.pool, self._own_client = open_pool(
+            data,
+            features,
+            subgroups=subgroups,
+            truth=truth,
+            ids=ids,
+            allow_nan=bool(allow_nan),
+            client=client,
+        )
         columns = list(self.pool.data.columns)
         self.config = SessionConfig(
             classes=check_classes(classes),
@@ -208,15 +180,12 @@ class Session(Reports):
             else encode_truth(self.pool.data[truth_column], self.config.class_index)
         )
         self._lock = threading.Lock()  # guards the state below; never held while calling out
-        self._writing = threading.Lock()  # orders commits and syncs: the ledger follows the store
         self._ledger = Ledger(self.pool, self.config.annotator)
         self._focus: dict[str, str] | None = None
         self._focus_mask: np.ndarray | None = None
         self._routing_cut: np.ndarray | None = None
-        self._seq = 0
         self._memo: dict[str, Any] = {}
-        self._observers: list[Callable[[str], None]] = []
-        self._observer_errors: Counter[str] = Counter()
+        self._observers = Observers()
         self.store = open_store(store, self.pool.fingerprint)
         self.store.bind(self.pool.fingerprint, [str(c) for c in self.classes], len(self.pool))
         self.progress = Progress(show=bool(progress))
@@ -230,6 +199,17 @@ class Session(Reports):
             self._training_set,
             self._notify,
             self._planner.prepare,
+        )
+        self._writer = Writer(
+            pool=self.pool,
+            config=self.config,
+            store=self.store,
+            ledger=self._ledger,
+            state_lock=self._lock,
+            planner=self._planner,
+            current_fit=lambda: self._refits.current,
+            session_id=self.session_id,
+            strategy_name=self.strategy.name,
         )
         self.sync()  # resume: replay the store, refit at once if it holds labels
 
@@ -336,7 +316,7 @@ class Session(Reports):
                 model_version=self.model_version_,
                 store=self.store.location,
                 durable=self.store.durable,
-                warnings=dict(Counter(refits.warnings) + self._observer_errors),
+                warnings=dict(Counter(refits.warnings) + self._observers.errors()),
                 progress=None if self.progress.state is None else str(self.progress.state),
             )
 
@@ -380,16 +360,8 @@ class Session(Reports):
         return self.snapshot().opinion_table
 
     def rows(self, item_ids: Sequence[Hashable]) -> pd.DataFrame:
-        """The items as a person sees them: their rows of `data`; for a Dask pool (whose
-        `data` holds only the subgroup and truth columns) with their features fetched
-        from the workers in one round trip."""
-        frame = self.pool.data.loc[list(item_ids)]
-        if isinstance(self.pool.X, ClusterRows) and len(frame):
-            values = self.pool.X[self.pool.positions(list(item_ids))]
-            names = list(self.pool.feature_names)
-            features = pd.DataFrame(values, index=frame.index, columns=names)
-            frame = pd.concat([features, frame], axis=1)
-        return frame
+        """The items as a person sees them; see `Pool.rows`."""
+        return self.pool.rows(item_ids)
 
     def current_label_events(self) -> list[LabelEvent]:
         """The deciding event of every labeled item (in memory, no store read)."""
@@ -507,9 +479,7 @@ class Session(Reports):
         `analysis.routing.guaranteed_thresholds`). With too few labels for any guarantee
         a ValueError says how many more audit labels it takes, and nothing is routed.
         """
-        if (threshold is None) == (max_error is None) or (by is not None and max_error is None):
-            raise ValueError("route takes a threshold, or max_error (with delta and by)")
-        policy = RoutingPolicy(
+        rules = RoutingPolicy(
             1.0 if threshold is None else threshold,
             escalate_below,
             per_class or {},
@@ -518,12 +488,7 @@ class Session(Reports):
             impact_limit,
         )
         snap = self.snapshot()
-        guarantee = None
-        if max_error is not None:  # the same rules, with the guaranteed threshold(s)
-            policy, guarantee = guaranteed_policy(snap, policy, max_error, delta, by)
-        table = route(snap, policy)
-        if guarantee is not None:
-            table.attrs["guarantee"] = guarantee
+        table, policy = route_pool(snap, rules, threshold, max_error, delta, by)
         if feed_queue:
             cut = policy.queue_cut(snap)
             with self._lock:
@@ -561,7 +526,7 @@ class Session(Reports):
         label = self.config.check_label(label)
         if time_spent_ms is not None:
             time_spent_ms = check_nonnegative(time_spent_ms, "time_spent_ms")
-        return self._record(
+        event = self._writer.record(
             "label",
             item_id,
             label=str(label),
@@ -569,26 +534,25 @@ class Session(Reports):
             time_spent_ms=time_spent_ms,
             event_id=event_id,
         )
+        self._committed(refit=True)
+        return event
 
     def skip(self, item_id: Hashable, *, event_id: str | None = None) -> LabelEvent:
         """Put an item aside: it goes behind every unskipped item in the queue."""
         if self._ledger.mine[self.pool.position(item_id)]:
             raise ValueError(f"item {item_id!r} is already labeled; undo or relabel it instead")
-        return self._record("skip", item_id, event_id=event_id)
+        event = self._writer.record("skip", item_id, event_id=event_id)
+        self._committed(refit=False)
+        return event
 
     def undo(self, *, event_id: str | None = None) -> Hashable | None:
         """Cancel this annotator's latest label or skip; returns that item's id.
 
         The undo is itself an event (nothing is deleted). None when nothing is left.
         """
-        with self._writing:
-            with self._lock:
-                target = self._ledger.state.last_undoable(self.annotator)
-            if target is None:
-                return None
-            item_id = self.pool.codec.decode(target.item_id)
-            self._commit("undo", item_id, target_event_id=target.event_id, event_id=event_id)
-        self._committed("undo")
+        item_id = self._writer.undo(event_id)
+        if item_id is not None:
+            self._committed(refit=True)
         return item_id
 
     def resolve(
@@ -599,11 +563,11 @@ class Session(Reports):
             raise PermissionError(
                 f"annotator {self.annotator!r} has role {self.role!r}: only a reviewer resolves"
             )
-        label = self.config.check_label(label)
-        key = self.pool.codec.encode(self.pool.ids[self.pool.position(item_id)])
-        with self._lock:
-            basis = ",".join(e.event_id for e in self._ledger.state.opinions(key).values())
-        return self._record("resolve", item_id, label=str(label), basis=basis or None)
+        label = str(self.config.check_label(label))
+        basis = self._writer.basis(item_id)
+        event = self._writer.record("resolve", item_id, label=label, basis=basis, event_id=event_id)
+        self._committed(refit=True)
+        return event
 
     def sync(self) -> int:
         """Read events other sessions committed to the store; returns how many were new.
@@ -611,92 +575,15 @@ class Session(Reports):
         A team's sessions share one store: sync before ranking so nobody is asked an
         item the others have finished, and refit when their labels arrive.
         """
-        with self._writing:
-            rows = self.store.read_since(self._ledger.synced)
-            with self._lock:
-                new = sum(self._ledger.apply(event) for _, event in rows)
-                if rows:
-                    self._ledger.synced = max(self._ledger.synced, rows[-1][0])
-                trainable = self._ledger.trainable()
+        new, trainable = self._writer.sync()
         if new and trainable:
             self._refits.request()
         return new
 
-    def _record(self, action: Action, item_id: Hashable, **fields: Any) -> LabelEvent:
-        with self._writing:
-            event = self._commit(action, item_id, **fields)
-        self._committed(action)
-        return event
-
-    def _commit(
-        self,
-        action: Action,
-        item_id: Hashable,
-        *,
-        label: str | None = None,
-        target_event_id: str | None = None,
-        basis: str | None = None,
-        suggestion_shown: bool = False,
-        time_spent_ms: float | None = None,
-        event_id: str | None = None,
-    ) -> LabelEvent:
-        """Build the event, store it durably, apply it. The caller holds `_writing`."""
-        position = self.pool.position(item_id)
-        key = self.pool.codec.encode(self.pool.ids[position])
-        if event_id is not None:
-            check_text(event_id, "event_id")
-        with self._lock:
-            fit = self._refits.current
-            view = item_view(fit, position, self.classes)
-            if action == "undo":  # an undo shows nothing: it only names the model version
-                view = ItemView(model_version=view.model_version)
-            # how likely the queue was to offer this item (None if it did not): for estimates
-            drawn = self._planner.served(position) if action == "label" else (None, None)
-            self._seq += 1
-            event = LabelEvent(
-                event_id=event_id or new_event_id(),
-                item_id=key,
-                item_hash=self.pool.item_hash(position),
-                annotator=self.annotator,
-                session_id=self.session_id,
-                seq=self._seq,
-                created_at=utc_now(),
-                action=action,
-                label=label,
-                target_event_id=target_event_id,
-                suggestion=view.suggestion,
-                suggestion_shown=suggestion_shown and view.suggestion is not None,
-                suggestion_confidence=view.confidence,
-                model_version=view.model_version,
-                strategy=self.strategy.name,
-                query_score=view.score,
-                time_spent_ms=time_spent_ms,
-                # an audit observation is the first label of a randomly drawn item,
-                # compared with a model that has not seen it; corrections are not
-                audit=(
-                    action == "label"
-                    and fit is not None
-                    and self._planner.audits.was_issued(position)
-                    and not self._ledger.state.opinions(key)
-                ),
-                basis=basis,
-                selection_probability=drawn[0],
-                query_policy=drawn[1],
-            )
-            known = self._ledger.state.get(event.event_id)
-        if known is not None:
-            return _retried(known, event)
-        if self.store.append([event]) == 0:  # durable on return; raises StoreError otherwise
-            stored = self.store.get_event(event.event_id)
-            event = _retried(stored, event) if stored else event
-        with self._lock:
-            self._ledger.apply(event)
-        return event
-
-    def _committed(self, action: Action) -> None:
+    def _committed(self, *, refit: bool) -> None:
         """After a commit, with no lock held: tell observers, ask for a refit."""
         self._notify("labels")
-        if action != "skip":
+        if refit:
             self._refits.request()
 
     # ------------------------------------------------------------------ refits
@@ -731,20 +618,13 @@ class Session(Reports):
         "focus" and "progress" (long work advanced: see `status.progress`).
 
         Callbacks run with no session lock held, on the thread that made the change
-        (fit events: the refit worker). Returns a function that unsubscribes.
+        (fit events: the refit worker); see `core.observers`. Returns a function that
+        unsubscribes.
         """
-        self._observers.append(callback)
-        return lambda: self._observers.remove(callback) if callback in self._observers else None
+        return self._observers.add(callback)
 
     def _notify(self, kind: str) -> None:
-        """Tell observers; a failing observer is counted in `status.warnings`, never
-        allowed to break the refit worker or turn a saved label into an exception."""
-        for callback in list(self._observers):
-            try:
-                callback(kind)
-            except Exception as exc:
-                with self._lock:
-                    self._observer_errors[f"observer failed: {type(exc).__name__}: {exc}"] += 1
+        self._observers.notify(kind)
 
     # ------------------------------------------------------------------ the rest
     def export(
@@ -780,16 +660,6 @@ class Session(Reports):
             f"<hitl_widgets.Session {s.n_labeled}/{s.n_items} labeled, "
             f"strategy={self.strategy.name}, model {s.fit_state}, store={s.store!r}>"
         )
-
-
-def _retried(stored: LabelEvent, attempt: LabelEvent) -> LabelEvent:
-    """A repeated event id: the stored event if it is the same act, else an error."""
-    if not stored.same_decision(attempt):
-        raise ValueError(
-            f"event id {attempt.event_id!r} is already used by a different event "
-            f"({stored.action} {stored.label!r} on item {stored.item_id!r}); nothing was saved"
-        )
-    return stored
 
 
 def _login_name() -> str:

@@ -26,6 +26,26 @@ from .training import FitResult, FitSummary
 
 
 @dataclass(frozen=True)
+class SessionStatus:
+    """What a status line needs, read in one consistent moment."""
+
+    n_items: int
+    n_labeled: int
+    n_skipped: int
+    fit_state: str  # "cold" (no model yet), "fitting", "ready" or "failed"
+    fit_error: str | None
+    model_version: int
+    store: str
+    durable: bool
+    warnings: dict[str, int] = field(default_factory=dict)
+    progress: str | None = None  # long work under way, e.g. "vectorizing 40%"
+
+    @property
+    def n_remaining(self) -> int:
+        return self.n_items - self.n_labeled
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """The state of one Session at one moment. Treat every array as read-only."""
 

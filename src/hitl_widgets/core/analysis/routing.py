@@ -290,6 +290,30 @@ def guaranteed_thresholds(
     return frame[columns] if by is not None else frame[columns[1:]]
 
 
+def route_pool(
+    snap: Snapshot,
+    rules: RoutingPolicy,
+    threshold: float | None,
+    max_error: float | None,
+    delta: float,
+    by: str | None,
+) -> tuple[pd.DataFrame, RoutingPolicy]:
+    """`Session.route`: the routing table, and the policy that made it.
+
+    Takes `threshold` (kept in `rules`), or `max_error` (with `delta` and `by`): then
+    the guaranteed threshold(s) replace it and `table.attrs["guarantee"]` holds the
+    evidence (see `guaranteed_thresholds`).
+    """
+    if (threshold is None) == (max_error is None) or (by is not None and max_error is None):
+        raise ValueError("route takes a threshold, or max_error (with delta and by)")
+    if max_error is None:
+        return route(snap, rules), rules
+    policy, guarantee = guaranteed_policy(snap, rules, max_error, delta, by)
+    table = route(snap, policy)
+    table.attrs["guarantee"] = guarantee
+    return table, policy
+
+
 def guaranteed_policy(
     snap: Snapshot,
     rules: RoutingPolicy,
