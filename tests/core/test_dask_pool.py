@@ -195,3 +195,33 @@ def test_a_cluster_that_goes_away_loses_no_label_and_says_so(tmp_path):
     assert s.status.n_labeled == 13 and len(s.store.read_events()) == 13
     assert list(s.queue(4).index) == served[1:]  # the last ranking still serves
     s.close()
+
+
+def test_the_queue_follows_each_label_at_once_while_the_pool_is_rescored(client, tmp_path):
+    """After a fit the newest model ranks the candidate sample at once; the slow rescoring
+    of the whole pool follows and then the queue is the in-memory pool's again."""
+    ddf = dd.from_pandas(frame(3000, seed=2), npartitions=6)
+    s = open_session(ddf, tmp_path, "sample", client=client, model=SlowModel())
+    reference = open_session(ddf.compute(), tmp_path, "sample_ref", model=SlowModel())
+    for session in (s, reference):
+        session.simulate(12)
+    version = s.status.model_version
+    item = s.queue(1).index[0]
+    s.submit(item, "pos")
+    deadline = time.monotonic() + 30
+    while s.status.newest_model == version and time.monotonic() < deadline:
+        time.sleep(0.02)
+    status = s.status
+    assert status.newest_model == version + 1 and status.model_version == version
+    assert status.ranking.startswith(f"ranked by model v{version}, current v{version + 1}")
+    served = s.queue(5)  # the sample (here every row) ranked by the new model
+    assert served["reason"].str.contains("random sample of 3,000 items").any()
+    assert item not in served.index
+    s.wait()
+    assert s.status.ranking is None and s.status.model_version == version + 1
+    reference.submit(item, "pos")
+    reference.wait()
+    assert list(served.index) == list(reference.queue(5).index)  # the same items, earlier
+    assert list(s.queue(10).index) == list(reference.queue(10).index)
+    s.close()
+    reference.close()

@@ -37,6 +37,7 @@ from .strategies import QueryStrategy
 
 DASK_EXTRA = "pip install 'hitl_widgets[dask]'"
 FETCH_LIMIT = 1_000_000  # rows one fetch may bring to the client: more is a full pass
+CANDIDATES = 20_000  # random rows kept on the client, ranked at once after each fit
 
 
 def is_dask_frame(data: Any) -> bool:
@@ -51,12 +52,17 @@ class ClusterRows:
     over the whole pool goes through `score_pool` on the workers instead.
     """
 
-    def __init__(self, array: Any, client: Any):
+    def __init__(self, array: Any, client: Any, seed: int = 0):
         self.array = array  # dask.array, persisted, chunks of known size along rows
         self.client = client
         self.shape = tuple(int(d) for d in array.shape)
         self.dtype = array.dtype
         self.ndim = 2
+        # a fixed uniform sample of rows (positions ascending, their features) that each
+        # new model ranks at once while the workers rescore the pool (`SampleFit`)
+        rng = np.random.default_rng(seed)
+        positions = np.sort(rng.choice(self.shape[0], min(CANDIDATES, self.shape[0]), False))
+        self.candidates = (positions, self[positions])
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -195,13 +201,14 @@ def _read(
     digest.update(np.ascontiguousarray(hashes).tobytes())
     hashed_columns = [c for c in columns if c != ids]
     digest.update("\x1f".join(hashed_columns).encode("utf-8", "backslashreplace"))
+    fingerprint = digest.hexdigest()[:32]
     return Pool(
         data=data,
-        X=ClusterRows(array, client),
+        X=ClusterRows(array, client, seed=int(fingerprint[:8], 16)),
         kind="numeric",
         feature_names=tuple(names),
         row_hashes=hashes,
-        fingerprint=digest.hexdigest()[:32],
+        fingerprint=fingerprint,
         int_ids=pd.api.types.is_integer_dtype(id_values),
         _positions=id_values,
     )

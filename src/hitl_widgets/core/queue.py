@@ -31,11 +31,12 @@ import pandas as pd
 from .pool import Pool
 from .ranking import top_k
 from .strategies import QueryStrategy, checked_scores
-from .training import FitResult
+from .training import FitResult, SampleFit, pool_view
 
 COLD_START_REASON = "cold start: random order (fewer than two classes labeled)"
 AUDIT_REASON = "random audit: a uniform sample that checks the model without bias"
 EXPLORE_REASON = "exploration: drawn at random, the more uncertain the likelier"
+SAMPLE_POLICY = "candidate sample (no draw recorded): the pool is being rescored"
 AUDIT_DRAWS = 4096  # the seeded schedule of which queue slots are audits, repeated
 BATCH_CANDIDATES = 10  # a batch `select` chooses among this many times k top candidates
 HEAD = 2048  # rows of each fit's ranking kept in order (`QueuePlanner.prepare`)
@@ -56,6 +57,8 @@ class QueueState:
     # what narrowed `eligible` (a focus, a routing cut) as text, written into each slot's
     # policy: an audit drawn inside a focus is uniform over that slice, not over the pool
     within: str | None = None
+    # a newer model's ranking of the candidate sample: serves until the rescoring ends
+    sample: SampleFit | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class Plan:
     probability: np.ndarray
     policy: tuple[str, ...]  # per chosen row: the policy behind that probability
     explored: np.ndarray  # bool per chosen row: an exploration draw
+    sample: SampleFit | None = None  # served from a candidate sample (`_from_sample`)
 
     def with_skipped(self, extra: np.ndarray) -> Plan:
         """This plan with skipped rows offered again at the end (not draws: no probability)."""
@@ -79,6 +83,7 @@ class Plan:
             np.concatenate([self.probability, np.full(len(extra), np.nan)]),
             (*self.policy, *([REOFFERED_POLICY] * len(extra))),
             np.concatenate([self.explored, np.zeros(len(extra), dtype=bool)]),
+            self.sample,
         )
 
 
@@ -317,6 +322,7 @@ class QueuePlanner:
         self._served_lock = threading.Lock()
         # (scores array, its HEAD best rows in ranking order) of the latest fit prepared
         self._head: tuple[np.ndarray, np.ndarray] | None = None
+        self._sample_rank: tuple[SampleFit, np.ndarray] | None = None
 
     def prepare(self, fit: FitResult) -> None:
         """Rank the head of a new fit's pool, on the refit thread, before it is published.
@@ -338,8 +344,13 @@ class QueuePlanner:
 
     def plan(self, state: QueueState, k: int) -> Plan:
         """The next k rows: fresh ones by score (audits mixed in), then skipped ones."""
-        scores, reason = self._scores(state.fit)
         fresh = state.eligible & ~state.skipped
+        if state.sample is not None:
+            plan = self._from_sample(state, state.sample, fresh, k)
+            if plan is not None:
+                self._remember(plan)
+                return plan
+        scores, reason = self._scores(state.fit)
         # top-k slots take ranked rows in turn; rank 2k (a batch strategy: k) so that the
         # row after the last one taken is known: whether it ties with it decides that
         # slot's probability, and otherwise the ties are counted over the whole pool
@@ -404,6 +415,52 @@ class QueuePlanner:
             tuple(policies),
             np.asarray([kind == "explore" for kind in kinds], dtype=bool),
         )
+
+    def _from_sample(
+        self, state: QueueState, sample: SampleFit, fresh: np.ndarray, k: int
+    ) -> Plan | None:
+        """k fresh rows while the pool is rescored: the sample's best by the newest model,
+        with the audit slots drawn from the whole pool as always; None if the sample has
+        fewer than k fresh rows left (the full ranking, older, serves then)."""
+        ranked = self._sample_ranking(sample)
+        best = iter(ranked[fresh[ranked]].tolist())
+        audit_picks = iter(self.audits.candidates(fresh, 2 * k) if self.audits.share else [])
+        chosen: list[int] = []
+        kinds: list[str] = []
+        for j in range(k):
+            audit = self.audits.share > 0 and self.audits.is_audit(state.n_labels + j)
+            picks = audit_picks if audit else best
+            position = next((p for p in picks if p not in chosen), None)
+            if position is None:
+                if audit:
+                    break
+                return None
+            chosen.append(position)
+            kinds.append("audit" if audit else "top")
+        self.audits.issue(chosen, kinds)
+        n = len(chosen)
+        return Plan(
+            np.asarray(chosen, dtype=np.intp),
+            np.asarray([kind == "audit" for kind in kinds], dtype=bool),
+            np.empty(0),
+            f"uncertainty ({self.strategy.name}) on a random sample of "
+            f"{len(sample.positions):,} items, by model v{sample.version}; the pool is "
+            "being rescored",
+            np.full(n, np.nan),
+            (SAMPLE_POLICY,) * n,
+            np.zeros(n, dtype=bool),
+            sample,
+        )
+
+    def _sample_ranking(self, sample: SampleFit) -> np.ndarray:
+        """The sample's rows best first (ties by the seeded order), once per sample fit."""
+        cached = self._sample_rank
+        if cached is not None and cached[0] is sample:
+            return cached[1]
+        order = np.lexsort((self.tiebreak[sample.positions], -sample.pool.scores))
+        ranked = sample.positions[order]
+        self._sample_rank = (sample, ranked)
+        return ranked
 
     def _remember(self, plan: Plan) -> None:
         """Keep each offered row's probability for the label that may answer it."""
@@ -501,15 +558,12 @@ def queue_frame(
     withholds them, so no client (a script, a widget of someone else's) can leak them.
     """
     chosen, audit = plan.chosen, plan.audit
-    if fit is None:
-        suggestion = np.full(len(chosen), None, dtype=object)
-        confidence = np.full(len(chosen), np.nan)
-        score = np.full(len(chosen), np.nan)
-    else:
-        suggestion = np.asarray(classes, dtype=object)[fit.pool.suggestion[chosen]]
-        suggestion[audit] = None
-        confidence = np.where(audit, np.nan, fit.pool.confidence[chosen])
-        score = np.where(audit, np.nan, plan.scores[chosen])
+    score, code, confidence = pool_view(fit, plan.sample, chosen)
+    shown = (code >= 0) & ~audit
+    suggestion = np.full(len(chosen), None, dtype=object)
+    suggestion[shown] = np.asarray(classes, dtype=object)[code[shown]]
+    score[audit] = np.nan
+    confidence[audit] = np.nan
     ids = index[chosen]
     return pd.DataFrame(
         {

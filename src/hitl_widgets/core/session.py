@@ -8,7 +8,7 @@ down in docs/architecture.md; in short:
 - the Session owns its copy of the pool (later edits of the caller's DataFrame change
   nothing), its ledger of events, its fit and its focus;
 - `_lock` guards that state and is held only for short reads and swaps, never while
-  calling a store, a model or an observer; `_writing` orders the write path and sync
+  calling a store, a model or an observer; the `Writer` orders the write path and sync
   (store I/O) so events are applied in the order they were committed;
 - observers run on the thread that caused the change (a submit: the caller's; a fit:
   the refit worker's), always after every session lock is released.
@@ -59,7 +59,15 @@ from .snapshot import SessionStatus, Snapshot
 from .store import LabelStore, events_frame, open_store
 from .strategies import QueryStrategy, resolve_strategy
 from .subgroups import SubgroupIndex
-from .training import FitSummary, TrainingSet, check_model, default_model, item_view
+from .training import (
+    FitResult,
+    FitSummary,
+    SampleFit,
+    TrainingSet,
+    check_model,
+    default_model,
+    item_view,
+)
 from .writing import Writer
 
 __all__ = ["Session", "SessionStatus"]
@@ -207,7 +215,7 @@ class Session(Reports):
             ledger=self._ledger,
             state_lock=self._lock,
             planner=self._planner,
-            current_fit=lambda: self._refits.current,
+            serving=self._refits.serving,
             session_id=self.session_id,
             strategy_name=self.strategy.name,
         )
@@ -306,6 +314,7 @@ class Session(Reports):
     @property
     def status(self) -> SessionStatus:
         refits = self._refits
+        fit, sample = refits.serving()
         with self._lock:
             return SessionStatus(
                 n_items=len(self.pool),
@@ -318,6 +327,8 @@ class Session(Reports):
                 durable=self.store.durable,
                 warnings=dict(Counter(refits.warnings) + self._observers.errors()),
                 progress=None if self.progress.state is None else str(self.progress.state),
+                newest_model=sample.version if sample else self.model_version_,
+                ranking=None if sample is None else _ranking_text(fit, sample),
             )
 
     @property
@@ -378,7 +389,8 @@ class Session(Reports):
 
     def suggestion_for(self, item_id: Hashable) -> tuple[Any, float | None, float | None]:
         """(suggested class, its confidence, query score) for one item; Nones before a fit."""
-        view = item_view(self._refits.current, self.pool.position(item_id), self.classes)
+        fit, sample = self._refits.serving()
+        view = item_view(fit, self.pool.position(item_id), self.classes, sample)
         suggestion = None if view.suggestion is None else self.config.class_of(view.suggestion)
         return suggestion, view.confidence, view.score
 
@@ -398,7 +410,7 @@ class Session(Reports):
         """
         k = check_count(k, "k")
         with self._lock:
-            fit = self._refits.current
+            fit, sample = self._refits.serving()
             eligible = self._ledger.open_for_me(self.overlap)
             if self._focus_mask is not None:
                 eligible &= self._focus_mask
@@ -412,6 +424,7 @@ class Session(Reports):
                 skipped,
                 self._ledger.n_label_events,
                 within=frame_text(self._focus, routed),
+                sample=sample,
             )
         plan = self._planner.plan(state, k)
         return queue_frame(plan, fit, self.classes, skipped, self._index)
@@ -660,6 +673,15 @@ class Session(Reports):
             f"<hitl_widgets.Session {s.n_labeled}/{s.n_items} labeled, "
             f"strategy={self.strategy.name}, model {s.fit_state}, store={s.store!r}>"
         )
+
+
+def _ranking_text(fit: FitResult | None, sample: SampleFit) -> str:
+    """How stale the full ranking is while the pool is rescored."""
+    ranked = f"ranked by model v{fit.version}" if fit else "no full ranking yet"
+    return (
+        f"{ranked}, current v{sample.version} (its best of {len(sample.positions):,} "
+        "random items serve until the pool is rescored)"
+    )
 
 
 def _login_name() -> str:

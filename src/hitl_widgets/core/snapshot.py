@@ -39,6 +39,10 @@ class SessionStatus:
     durable: bool
     warnings: dict[str, int] = field(default_factory=dict)
     progress: str | None = None  # long work under way, e.g. "vectorizing 40%"
+    # a newer model than `model_version` whose ranking of a candidate sample serves the
+    # queue while the pool is rescored (a Dask pool); `ranking` says so in words
+    newest_model: int = 0
+    ranking: str | None = None
 
     @property
     def n_remaining(self) -> int:

@@ -20,7 +20,7 @@ from .ledger import Ledger
 from .pool import Pool
 from .queue import QueuePlanner
 from .store import LabelStore
-from .training import FitResult, ItemView, item_view
+from .training import FitResult, ItemView, SampleFit, item_view
 
 
 class Writer:
@@ -35,14 +35,14 @@ class Writer:
         ledger: Ledger,
         state_lock: threading.Lock,
         planner: QueuePlanner,
-        current_fit: Callable[[], FitResult | None],
+        serving: Callable[[], tuple[FitResult | None, SampleFit | None]],
         session_id: str,
         strategy_name: str,
     ):
         self.pool, self.config, self.store, self.ledger = pool, config, store, ledger
         self.state_lock = state_lock
         self.planner = planner
-        self.current_fit = current_fit
+        self.serving = serving  # the current fit, and a newer sample fit if any
         self.session_id, self.strategy_name = session_id, strategy_name
         self.writing = threading.Lock()
         self._seq = 0
@@ -96,8 +96,8 @@ class Writer:
         if event_id is not None:
             check_text(event_id, "event_id")
         with self.state_lock:
-            fit = self.current_fit()
-            view = item_view(fit, position, self.config.classes)
+            fit, sample = self.serving()
+            view = item_view(fit, position, self.config.classes, sample)
             if action == "undo":  # an undo shows nothing: it only names the model version
                 view = ItemView(model_version=view.model_version)
             # how likely the queue was to offer this item (None if it did not): for estimates
@@ -125,7 +125,7 @@ class Writer:
                 # compared with a model that has not seen it; corrections are not
                 audit=(
                     action == "label"
-                    and fit is not None
+                    and (fit is not None or sample is not None)
                     and self.planner.audits.was_issued(position)
                     and not self.ledger.state.opinions(key)
                 ),

@@ -392,7 +392,8 @@ class Labeler(anywidget.AnyWidget):
             "message": message,
             "warnings": [f"{text} (x{count})" for text, count in s.warnings.items()][:5],
             "current_seen": current,  # the card this queue was computed around
-            "progress": s.progress,  # long work under way, e.g. "vectorizing 40%"
+            # long work under way, e.g. "vectorizing 40%", or a pool being rescored
+            "progress": s.progress or s.ranking,
         }
 
     def _view_of(self, item_id: Any, row: pd.Series) -> dict[str, Any]:
