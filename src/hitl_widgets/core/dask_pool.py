@@ -38,6 +38,7 @@ from .strategies import QueryStrategy
 DASK_EXTRA = "pip install 'hitl_widgets[dask]'"
 FETCH_LIMIT = 1_000_000  # rows one fetch may bring to the client: more is a full pass
 CANDIDATES = 20_000  # random rows kept on the client, ranked at once after each fit
+CACHE_ROWS = 100_000  # rows fetched once are kept (labeled rows, the sample): 16 MB at 20
 
 
 def is_dask_frame(data: Any) -> bool:
@@ -58,6 +59,9 @@ class ClusterRows:
         self.shape = tuple(int(d) for d in array.shape)
         self.dtype = array.dtype
         self.ndim = 2
+        # Rows once fetched are kept: most labeled rows come from the sample, so a refit
+        # fetches only the audit items' rows, and the labeler shows a card without a trip.
+        self._cache: dict[int, np.ndarray] = {}
         # a fixed uniform sample of rows (positions ascending, their features) that each
         # new model ranks at once while the workers rescore the pool (`SampleFit`)
         rng = np.random.default_rng(seed)
@@ -68,21 +72,22 @@ class ClusterRows:
         return self.shape[0]
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        positions = np.arange(self.shape[0])[key]
-        if positions.ndim == 0:
-            positions = positions.reshape(1)
+        positions = _positions(key, self.shape[0])
         if len(positions) > FETCH_LIMIT:
             raise MemoryError(
                 f"fetching {len(positions):,} rows of a Dask pool to the client would "
                 "materialise it; this analysis needs a pass on the workers instead"
             )
+        missing = np.unique([p for p in positions.tolist() if p not in self._cache])
+        found: dict[int, np.ndarray] = {}
+        if len(missing):
+            fetched = self._gather(self.array[missing])  # ascending: one slice per chunk
+            found = dict(zip(missing.tolist(), fetched, strict=True))
+            if len(self._cache) + len(missing) <= CACHE_ROWS:  # a big one-off: not kept
+                self._cache.update(found)
         if len(positions) == 0:
             return np.empty((0, self.shape[1]), dtype=self.dtype)
-        order = np.argsort(positions, kind="stable")
-        fetched = self._gather(self.array[positions[order]])
-        out = np.empty_like(fetched)
-        out[order] = fetched
-        return out
+        return np.stack([found[p] if p in found else self._cache[p] for p in positions.tolist()])
 
     def score_pool(
         self, model: Any, strategy: QueryStrategy, class_index: dict[Any, int]
@@ -117,6 +122,20 @@ class ClusterRows:
                 "label is saved in the store, and the next label refits once it is back "
                 "(or open the session again with a new client)"
             ) from exc
+
+
+def _positions(key: Any, n: int) -> np.ndarray:
+    """Row positions from an index key (ints, a bool mask or a slice) without an
+    n-long temporary for the common case, a short list of positions."""
+    if isinstance(key, slice):
+        return np.arange(*key.indices(n))
+    key = np.asarray(key)
+    if key.dtype == bool:
+        return np.flatnonzero(key)
+    positions = key.reshape(-1).astype(np.int64)
+    if len(positions) and (positions.min() < -n or positions.max() >= n):
+        raise IndexError(f"row positions out of range for a pool of {n:,} rows")
+    return np.where(positions < 0, positions + n, positions)
 
 
 def _score_block(
