@@ -28,7 +28,7 @@ class Ledger:
         self.state = LabelState()
         self.decided = np.zeros(n, dtype=bool)  # has a training label (majority or resolved)
         self.mine = np.zeros(n, dtype=bool)  # this annotator gave an opinion
-        self.opinions = np.zeros(n, dtype=np.int32)  # opinions per item
+        self.opinions = np.zeros(n, dtype=np.int16)  # opinions per item (capped: see apply)
         self.resolved = np.zeros(n, dtype=bool)  # a reviewer decided it
         self.label_version = 0  # bumps on every event that can change a label
         self.n_label_events = 0  # "label" events applied: drives the audit schedule
@@ -48,7 +48,8 @@ class Ledger:
         self.decided[position] = decided is not None
         self.resolved[position] = decided is not None and decided.action == "resolve"
         self.mine[position] = self.annotator in opinions
-        self.opinions[position] = len(opinions)
+        # only compared with `overlap` (a handful): a cap keeps 2 bytes a row exact there
+        self.opinions[position] = min(len(opinions), np.iinfo(np.int16).max)
         if event.action != "skip":
             self.label_version += 1
         if event.action == "label":

@@ -40,6 +40,7 @@ SAMPLE_POLICY = "candidate sample (no draw recorded): the pool is being rescored
 AUDIT_DRAWS = 4096  # the seeded schedule of which queue slots are audits, repeated
 BATCH_CANDIDATES = 10  # a batch `select` chooses among this many times k top candidates
 HEAD = 2048  # rows of each fit's ranking kept in order (`QueuePlanner.prepare`)
+WARM_ROWS = 32  # of those, fetched ahead when the features live on a cluster
 REOFFERED_POLICY = "skipped item offered again (no draw)"
 _POLICY_TAIL = re.compile(
     r"deff=([0-9.eE+-]+|inf); (?:within=.*; )?support=(\d+); floor=([0-9.eE+-]+)$"
@@ -335,7 +336,11 @@ class QueuePlanner:
         """
         scores = fit.pool.scores
         size = min(HEAD, len(scores))
-        self._head = (scores, top_k(scores, self.tiebreak, _likely_top(scores, size), size))
+        head = top_k(scores, self.tiebreak, _likely_top(scores, size), size)
+        self._head = (scores, head)
+        warm = getattr(self.pool.X, "warm", None)  # rows on a cluster: fetch the likely next
+        if warm is not None:
+            warm(head[:WARM_ROWS])
 
     def served(self, position: int) -> tuple[float | None, str | None]:
         """(selection probability, policy) of the latest queue slot that offered this row."""

@@ -39,7 +39,7 @@ class PoolScores:
 
     scores: np.ndarray  # float64, higher = ask sooner
     suggestion: np.ndarray  # int16 class index (into the session's classes)
-    confidence: np.ndarray  # float64, probability of the suggestion
+    confidence: np.ndarray  # probability of the suggestion (float64; float32 on a Dask pool)
 
 
 def chunk_rows(X: Any) -> int:
