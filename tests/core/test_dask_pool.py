@@ -229,3 +229,27 @@ def test_the_queue_follows_each_label_at_once_while_the_pool_is_rescored(client,
     assert list(s.queue(10).index) == list(reference.queue(10).index)
     s.close()
     reference.close()
+
+
+def test_whole_pool_analyses_run_on_the_workers(client, tmp_path, monkeypatch):
+    """The stopping meter and per-class recall sum over every unlabeled row: on a Dask
+    pool the workers compute those sums, and the results equal the in-memory pool's
+    while no fetch larger than the stop set is allowed."""
+    from hitl_widgets.core import dask_pool
+
+    ddf = dd.from_pandas(frame(6000, seed=3), npartitions=5)
+    remote = open_session(ddf, tmp_path, "passes", client=client)
+    local = open_session(ddf.compute(), tmp_path, "passes_ref")
+    for s in (remote, local):
+        s.simulate(60)
+    monkeypatch.setattr(dask_pool, "FETCH_LIMIT", 2500)  # the unlabeled rows: ~5,940
+    for analysis in (
+        lambda s: s.stopping(),
+        lambda s: s.estimate(metric="recall", by="region"),
+    ):
+        a, b = analysis(remote), analysis(local)
+        numbers = a.select_dtypes("number").columns
+        assert len(numbers) and a[numbers].notna().any().any()
+        pd.testing.assert_frame_equal(a[numbers], b[numbers], rtol=1e-6)
+    remote.close()
+    local.close()

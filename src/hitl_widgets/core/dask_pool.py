@@ -25,7 +25,7 @@ imported unless a Dask frame is given.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -89,6 +89,26 @@ class ClusterRows:
         if len(positions) == 0:
             return np.empty((0, self.shape[1]), dtype=self.dtype)
         return np.stack([found[p] if p in found else self._cache[p] for p in positions.tolist()])
+
+    def pool_sum(
+        self, terms: Callable[..., np.ndarray], skip: np.ndarray, per_row: np.ndarray | None
+    ) -> np.ndarray:
+        """`passes.pool_sum` on the workers: each chunk's terms where the chunk lives,
+        summed here (only the sums cross)."""
+        import dask
+
+        starts = np.cumsum((0, *self.array.chunks[0]))
+        skip = np.sort(np.asarray(skip, dtype=np.int64))
+        tasks = []
+        for i, block in enumerate(self.array.to_delayed()[:, 0]):
+            low, high = int(starts[i]), int(starts[i + 1])
+            keep = np.ones(high - low, dtype=bool)
+            keep[skip[np.searchsorted(skip, low) : np.searchsorted(skip, high)] - low] = False
+            values = None if per_row is None else per_row[low:high]
+            tasks.append(dask.delayed(terms, pure=True)(block, keep, values))
+        with self._reaching():
+            parts = self.client.compute(tasks, sync=True)
+        return np.sum(parts, axis=0)
 
     def warm(self, positions: np.ndarray) -> None:
         """Fetch rows likely to be asked for next (the head of a new ranking) ahead of

@@ -215,8 +215,6 @@ class Dashboard(anywidget.AnyWidget):
             row = self.session.stopping().iloc[0]
         except ValueError:  # no model yet
             return None
-        except MemoryError:  # a Dask pool too large to read the meter on the client
-            return None
         return {"recommendation": str(row["recommendation"]), "note": str(row["note"])}
 
     def _guaranteed(self) -> pd.Series | None:

@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
+from ..passes import pool_sum
 from ..queue import SlotPolicy
 from ..snapshot import Snapshot
 from ..training import fit_estimator
@@ -476,29 +477,55 @@ def _recall_rows(
 ) -> pd.DataFrame:
     fit = snap.fit
     assert fit is not None
-    unlabeled = np.flatnonzero(~snap.decided)
-    current = class_probabilities(
-        fit.model, snap.X[unlabeled], len(snap.classes), snap.config.class_index
-    )
-    suggestion = fit.pool.suggestion[unlabeled]
+    unlabeled = ~snap.decided
+    sums = _recall_sums(snap, fit.model, groups)  # (group, class, [hits guessed, members])
     prediction = proba.argmax(axis=1)
     out = []
-    for name, members in groups:
+    for g, (name, members) in enumerate(groups):
         member = members[rows.positions]
-        target = members[unlabeled]
+        n_target = int(np.count_nonzero(members & unlabeled))
         for c, value in enumerate(snap.classes):
-            hit_guess = current[target, c] * (suggestion[target] == c)
             is_c, said_c = rows.labels == c, prediction == c
             numerator = (
-                float(hit_guess.sum()),
+                float(sums[g, c, 0]),
                 ((is_c & said_c) - proba[:, c] * said_c) * member,
             )
-            denominator = (float(current[target, c].sum()), (is_c - proba[:, c]) * member)
+            denominator = (float(sums[g, c, 1]), (is_c - proba[:, c]) * member)
             drawn = int((member & is_c)[design.rows].sum())
             what = f"recall of class {value!r}"
-            row = _row(design, numerator, denominator, drawn, int(target.sum()), level, what)
+            row = _row(design, numerator, denominator, drawn, n_target, level, what)
             out.append({"subgroup": name, "class": value} | row)
     return pd.DataFrame(out)
+
+
+def _recall_sums(
+    snap: Snapshot, model: Any, groups: list[tuple[str | None, np.ndarray]]
+) -> np.ndarray:
+    """Over the unlabeled items of each group and for each class c: the model's
+    probability of c where it suggests c, and its probability of c; one pass over the
+    pool, chunk by chunk (on the workers for a Dask pool)."""
+    n_groups, n_classes, index = len(groups), len(snap.classes), snap.config.class_index
+    codes = None
+    if n_groups > 1:
+        codes = np.zeros(len(snap.pool), dtype=np.int32)
+        for g, (_, members) in enumerate(groups):
+            codes[members] = g
+
+    def terms(X: Any, keep: np.ndarray, group: np.ndarray | None) -> np.ndarray:
+        out = np.zeros((n_groups, n_classes, 2))
+        X = X[keep]
+        if X.shape[0] == 0:
+            return out
+        current = class_probabilities(model, X, n_classes, index)
+        said = current.argmax(axis=1)
+        where = np.zeros(X.shape[0], dtype=np.intp) if group is None else group[keep]
+        for c in range(n_classes):
+            guessed = current[:, c] * (said == c)
+            out[:, c, 0] = np.bincount(where, weights=guessed, minlength=n_groups)
+            out[:, c, 1] = np.bincount(where, weights=current[:, c], minlength=n_groups)
+        return out
+
+    return pool_sum(snap.X, terms, np.flatnonzero(snap.decided), codes)
 
 
 def _row(

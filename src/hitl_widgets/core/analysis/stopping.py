@@ -35,6 +35,7 @@ import pandas as pd
 from scipy.stats import norm
 from sklearn.metrics import cohen_kappa_score
 
+from ..passes import pool_sum
 from ..snapshot import Snapshot
 from ..training import fit_estimator
 from .estimates import (
@@ -162,15 +163,25 @@ def accuracy_gain(snap: Snapshot, level: float, folds: int = FOLDS) -> dict[str,
     taken = np.arange(len(rows))
     gained = (said_now == rows.labels).astype(float) - (said_then == rows.labels)
     believed = now[taken, said_now] - now[taken, said_then]
-    unlabeled = np.flatnonzero(~snap.decided)
-    X = snap.X[unlabeled]
-    current = class_probabilities(fit.model, X, len(snap.classes), snap.config.class_index)
-    index = snap.config.class_index
-    then = np.array([index[c] for c in np.asarray(earlier.predict(X)).tolist()], dtype=np.intp)
-    believed_unlabeled = fit.pool.confidence[unlabeled] - current[np.arange(len(then)), then]
+    model, n_classes, index = fit.model, len(snap.classes), snap.config.class_index
+
+    def terms(X: Any, keep: np.ndarray, _: Any) -> np.ndarray:
+        """Per chunk: the unlabeled rows' believed gain, and how many the models differ on."""
+        X = X[keep]
+        if X.shape[0] == 0:
+            return np.zeros(2)
+        current = class_probabilities(model, X, n_classes, index)
+        then = np.array([index[c] for c in np.asarray(earlier.predict(X)).tolist()], dtype=np.intp)
+        said = current.argmax(axis=1)
+        rows = np.arange(len(then))
+        believed = current[rows, said] - current[rows, then]
+        return np.array([believed.sum(), np.count_nonzero(then != said)], dtype=float)
+
+    # a pass over the unlabeled pool, chunk by chunk, on the workers for a Dask pool
+    believed_unlabeled, disagreeing = pool_sum(snap.X, terms, np.flatnonzero(snap.decided))
     interval = ratio_interval(
         design,
-        (float(gained.sum() + believed_unlabeled.sum()), gained - believed),
+        (float(gained.sum() + believed_unlabeled), gained - believed),
         (float(len(snap.pool)), np.zeros(len(rows))),
         level,
         proportion=False,
@@ -181,7 +192,7 @@ def accuracy_gain(snap: Snapshot, level: float, folds: int = FOLDS) -> dict[str,
     # estimated variance unreliable (often exactly 0: every drawn residual is 0 where the
     # models agree), so the interval is widened to at least d * z / sqrt(k + z^2), with k
     # the draws in the disagreement region: +-d with none, narrowing as they come.
-    disagree = float(np.count_nonzero(then != fit.pool.suggestion[unlabeled])) / len(snap.pool)
+    disagree = float(disagreeing) / len(snap.pool)
     in_region = said_now[design.rows] != said_then[design.rows]
     k = float(np.count_nonzero(in_region))
     z = float(norm.ppf(0.5 + level / 2))
