@@ -253,3 +253,17 @@ def test_whole_pool_analyses_run_on_the_workers(client, tmp_path, monkeypatch):
         pd.testing.assert_frame_equal(a[numbers], b[numbers], rtol=1e-6)
     remote.close()
     local.close()
+
+
+def test_a_dask_frame_with_unknown_divisions_is_read_by_row_counts(client, tmp_path):
+    df = frame(2000, seed=4).sample(frac=1.0, random_state=0)  # ids out of order
+    ddf = dd.from_pandas(df, npartitions=3, sort=False)
+    assert not ddf.known_divisions
+    remote = open_session(ddf, tmp_path, "unknown", client=client)
+    local = open_session(df, tmp_path, "unknown_ref")
+    assert remote.pool.fingerprint == local.pool.fingerprint
+    for s in (remote, local):
+        s.simulate(15)
+    assert list(remote.queue(10).index) == list(local.queue(10).index)
+    remote.close()
+    local.close()
