@@ -2,16 +2,30 @@
 
 `Session(ddf, ...)` with a `dask.dataframe.DataFrame` builds a `Pool` whose `X` is a
 `ClusterRows`: the numeric feature columns as a Dask array persisted on the workers
-(with known chunk sizes, so row positions mean the same on both sides). What comes to
-the client, once: the ids (the index, or the `ids` column), the subgroup and truth
-columns, and one content hash per row (computed on the workers, the same hash as an
-in-memory pool's, so both fingerprint the same pool and can share a store). What moves
-per refit: the labeled rows' features (client <- workers) and the fitted model
-(client -> workers); every worker scores its own chunks with the same code an
-in-memory pool uses (`scoring.score_pool`), and the per-row scores, suggestions and
-confidences (24 bytes a row) come back for ranking, routing and metrics. A refit runs
-on the Session's refit thread; the queue meanwhile serves the previous fit's ranking,
-so a label never waits for a rescoring.
+(with known chunk sizes, so row positions mean the same on both sides).
+
+What comes to the client, once, in its smallest exact form: the ids (the index or the
+`ids` column; a RangeIndex when they are contiguous integers), the subgroup and truth
+columns (text as categoricals), one content hash per row (computed on the workers, the
+same hash as an in-memory pool's, so both fingerprint the same pool and can share a
+store), and a fixed random sample of 20,000 rows with their features (`candidates`).
+
+What moves per label: the new labeled row's features if the client does not hold them
+yet (it keeps the sample's rows, the rows it served and fetched; the head of each new
+ranking is fetched ahead), and the fitted model, which ranks the sample at once on the
+client (`training.SampleFit`: the queue follows the label in milliseconds). Then, on
+a second worker thread, the model goes to the workers, every worker scores its own
+chunks with the code an in-memory pool uses (`scoring.score_pool`), and the per-row
+scores, suggestions and confidences (14 bytes a row) come back chunk by chunk for
+ranking, routing and the analyses; until they do, `status.ranking` says the full
+ranking is an older model's. Analyses that need every unlabeled row's features (the
+stopping meter, per-class recall) run on the workers as sums (`ClusterRows.pool_sum`).
+
+Why the per-row scores come back rather than a per-partition top-k: routing, the
+estimates, slices and the dashboard read every row's confidence and suggestion; at 14
+bytes a row the client holds them for 10M rows within its memory budget (measured in
+`benchmarks/bench_scale.py`), and each analysis stays one code path for both kinds of
+pool instead of a round trip to the cluster per chart.
 
 Failure: distributed re-runs the tasks of a worker that dies (its persisted chunks are
 recomputed from their source), so a rescoring in flight finishes late, not wrong; a
