@@ -7,6 +7,7 @@ here, once, with a message that says what was given and what is wanted.
 
 from __future__ import annotations
 
+import getpass
 import math
 import numbers
 from collections.abc import Hashable, Sequence
@@ -152,3 +153,11 @@ def _known(value: Any) -> bool:
         return not (value is None or (isinstance(value, float) and math.isnan(value)))
     except TypeError:
         return True
+
+
+def login_name() -> str:
+    """The default annotator: the login name, or "annotator" where there is none."""
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "annotator"

@@ -96,12 +96,7 @@ def cache_key(fingerprint: str, front: list[tuple[str, Any]]) -> str:
 
 
 def prepare(
-    model: Any,
-    X: Any,
-    *,
-    cache_dir: Path | None,
-    fingerprint: str,
-    progress: Progress,
+    model: Any, X: Any, cache_dir: Path | None, fingerprint: str, progress: Progress
 ) -> ModelInput:
     """Fit the label-free front once on the whole pool and transform it (or reuse a cache)."""
     front, tail, tail_name = split_label_free(model)

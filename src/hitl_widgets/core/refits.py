@@ -80,6 +80,17 @@ class Refits:
             sample = None
         return fit, sample
 
+    def ranking(self) -> str | None:
+        """How stale the full ranking is while the pool is rescored; None when it is not."""
+        fit, sample = self.serving()
+        if sample is None:
+            return None
+        ranked = f"ranked by model v{fit.version}" if fit else "no full ranking yet"
+        return (
+            f"{ranked}, current v{sample.version} (its best of {len(sample.positions):,} "
+            "random items serve until the pool is rescored)"
+        )
+
     @property
     def busy(self) -> bool:
         return any(worker.busy for worker in self._workers())

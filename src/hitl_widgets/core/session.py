@@ -16,7 +16,6 @@ down in docs/architecture.md; in short:
 
 from __future__ import annotations
 
-import getpass
 import os
 import threading
 import uuid
@@ -42,6 +41,7 @@ from .config import (
     check_random_state,
     check_share,
     encode_truth,
+    login_name,
 )
 from .events import LabelEvent, check_text
 from .export import write_table
@@ -60,9 +60,7 @@ from .store import LabelStore, events_frame, open_store
 from .strategies import QueryStrategy, resolve_strategy
 from .subgroups import SubgroupIndex
 from .training import (
-    FitResult,
     FitSummary,
-    SampleFit,
     TrainingSet,
     check_model,
     default_model,
@@ -161,7 +159,7 @@ class Session(Reports):
             classes=check_classes(classes),
             subgroups=check_columns(subgroups, columns, "subgroups"),
             truth=(check_columns(truth, columns, "truth") or (None,))[0],
-            annotator=check_text(annotator or _login_name(), "annotator"),
+            annotator=check_text(annotator or login_name(), "annotator"),
             random_state=check_random_state(random_state),
             audit_share=check_share(audit_share, "audit_share"),
             overlap=check_count(overlap, "overlap", minimum=1),
@@ -314,7 +312,7 @@ class Session(Reports):
     @property
     def status(self) -> SessionStatus:
         refits = self._refits
-        fit, sample = refits.serving()
+        sample = refits.serving()[1]
         with self._lock:
             return SessionStatus(
                 n_items=len(self.pool),
@@ -328,7 +326,7 @@ class Session(Reports):
                 warnings=dict(Counter(refits.warnings) + self._observers.errors()),
                 progress=None if self.progress.state is None else str(self.progress.state),
                 newest_model=sample.version if sample else self.model_version_,
-                ranking=None if sample is None else _ranking_text(fit, sample),
+                ranking=refits.ranking(),
             )
 
     @property
@@ -604,13 +602,7 @@ class Session(Reports):
         """Vectorize a text pool once (background thread); see `core.features`."""
         store_file = Path(self.store.location) if self.store.durable else None
         cache_dir = store_file.parent if store_file is not None and store_file.exists() else None
-        return prepare(
-            self.model,
-            self.pool.X,
-            cache_dir=cache_dir,
-            fingerprint=self.pool.fingerprint,
-            progress=self.progress,
-        )
+        return prepare(self.model, self.pool.X, cache_dir, self.pool.fingerprint, self.progress)
 
     def _model_input(self) -> ModelInput:
         """The vectorized pool and the estimator to refit; waits until they are ready."""
@@ -673,19 +665,3 @@ class Session(Reports):
             f"<hitl_widgets.Session {s.n_labeled}/{s.n_items} labeled, "
             f"strategy={self.strategy.name}, model {s.fit_state}, store={s.store!r}>"
         )
-
-
-def _ranking_text(fit: FitResult | None, sample: SampleFit) -> str:
-    """How stale the full ranking is while the pool is rescored."""
-    ranked = f"ranked by model v{fit.version}" if fit else "no full ranking yet"
-    return (
-        f"{ranked}, current v{sample.version} (its best of {len(sample.positions):,} "
-        "random items serve until the pool is rescored)"
-    )
-
-
-def _login_name() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name in some containers
-        return "annotator"
