@@ -553,3 +553,25 @@ def test_an_html_export_shows_a_read_only_labeler_offline(lab_page, tmp_path):
     assert any("/anywidget@" in p for p in served), served
     # (requirejs first asks the page's own folder for "anywidget.js": refused, harmless)
     assert not [u for u in blocked if "html-manager" in u or "/anywidget@" in u], blocked
+
+
+# ---------------------------------------------------------- 9. a pool on a cluster
+def test_a_dask_pool_says_how_stale_its_ranking_is(ui, lab_page, lab_server):
+    """A label on a Dask pool: the next card comes at once (the new model ranks the
+    sample), the status line says the full ranking is the older model's while the
+    workers rescore, and says nothing once they are done."""
+    page = lab_page
+    root = ui.open_and_run(page, lab_server, "dask_pool.ipynb")
+    expect(root.locator(CARD)).to_have_attribute("data-id", re.compile(r"^\d+$"))
+    current = card_id(root)
+    root.locator(".hitl-class-btn").nth(0).click()
+    expect_new_card(root, current, timeout=5_000)
+    work = root.locator(".hitl-work")
+    stale = re.compile(r"ranked by model v(\d+), current v(?!\1\b)\d+")
+    expect(work).to_contain_text(stale, timeout=10_000)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    root.scroll_into_view_if_needed()
+    ui.ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ui.ARTIFACTS / "labeler-dask-rescoring.png"))
+    expect(work).to_have_count(0, timeout=30_000)  # rescored: the line goes
+    expect(root.locator(".hitl-counts")).to_have_text(re.compile(r"^11 labeled"))

@@ -86,10 +86,8 @@ class Refits:
         if sample is None:
             return None
         ranked = f"ranked by model v{fit.version}" if fit else "no full ranking yet"
-        return (
-            f"{ranked}, current v{sample.version} (its best of {len(sample.positions):,} "
-            "random items serve until the pool is rescored)"
-        )
+        size = len(sample.positions)
+        return f"{ranked}, current v{sample.version} on {size:,} random items: rescoring"
 
     @property
     def busy(self) -> bool:
