@@ -634,3 +634,29 @@ def test_a_large_pool_scored_on_several_threads_gets_the_same_numbers(monkeypatc
     threaded = scoring.score_pool(model, X, resolve_strategy("margin"), classes)
     for field in ("scores", "suggestion", "confidence"):
         np.testing.assert_array_equal(getattr(serial, field), getattr(threaded, field))
+
+
+@pytest.mark.parametrize("strategy", ["margin", "entropy", "least_confidence"])
+@pytest.mark.parametrize("class_order", [("neg", "pos"), ("pos", "neg")])
+def test_the_two_class_linear_path_gives_predict_probas_numbers(strategy, class_order):
+    """The fast path (z = x @ w, no probability matrix) against the model's own
+    predict_proba and the strategy's general formula, for either class order."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from hitl_widgets.core import scoring
+    from hitl_widgets.core.strategies import resolve_strategy
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(20_000, 6)) * 3
+    y = np.where(X[:, 0] + rng.normal(size=len(X)) > 0, "pos", "neg")
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X[:300], y[:300])
+    classes = {c: i for i, c in enumerate(class_order)}
+    chosen = resolve_strategy(strategy)
+    fast = scoring.score_pool(model, X, chosen, classes)
+    proba = model.predict_proba(X)  # columns in model.classes_ order: neg, pos
+    best = proba.argmax(axis=1)
+    columns = np.array([classes[c] for c in model.classes_])
+    np.testing.assert_array_equal(fast.suggestion, columns[best])
+    np.testing.assert_allclose(fast.confidence, proba.max(axis=1), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(fast.scores, chosen.score_proba(proba), rtol=1e-9, atol=1e-12)

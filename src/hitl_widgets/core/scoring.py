@@ -69,12 +69,42 @@ def score_pool(
     confidence = np.empty(n, dtype=np.float64)
     by_proba = strategy if isinstance(strategy, ProbabilityStrategy) else None
     scores = np.empty(n, dtype=np.float64)
-    linear = linear_proba(model, X)
+    folded = linear_weights(model, X)
+    linear = linear_proba(folded)
     predict_proba = linear or model.predict_proba
     step = chunk_rows(X)
+    binary = (
+        folded is not None
+        and folded[0].shape[1] == 1
+        and len(columns) == 2
+        and callable(getattr(by_proba, "score_binary", None))
+    )
+
+    def binary_chunk(start: int, stop: int) -> None:
+        """Two classes, a linear model: all three outputs from z = x @ w in a few
+        in-place element-wise passes, with no probability matrix. The best class's
+        probability is 1 / (1 + exp(-|z|)) (numpy's exp: 2 ms at 1M rows, where
+        scipy's expit takes 5.5); the suggestion is z > 0 written straight into int16."""
+        assert folded is not None and by_proba is not None
+        z = np.asarray(X[start:stop] @ folded[0][:, 0]).reshape(-1) + folded[1][0]
+        said = suggestion[start:stop]
+        np.greater(z, 0, out=said, casting="unsafe")  # 1 where the second column wins
+        if columns[0] != 0 or columns[1] != 1:
+            said *= columns[1] - columns[0]
+            said += columns[0]
+        np.abs(z, out=z)
+        np.negative(z, out=z)
+        np.exp(z, out=z)
+        z += 1.0
+        best = confidence[start:stop]
+        np.reciprocal(z, out=best)
+        scores[start:stop] = by_proba.score_binary(best)  # type: ignore[attr-defined]
 
     def chunk(start: int) -> None:
         stop = min(n, start + step)
+        if binary:
+            binary_chunk(start, stop)
+            return
         proba = np.asarray(predict_proba(X[start:stop]))
         if proba.ndim != 2 or proba.shape[1] != len(columns):
             raise ValueError(
@@ -120,14 +150,14 @@ def model_columns(model: Any, class_index: dict[Any, int]) -> np.ndarray:
     return np.array([class_index[c] for c in known], dtype=np.int16)
 
 
-def linear_proba(model: Any, X: Any) -> Callable[[np.ndarray], np.ndarray] | None:
-    """`predict_proba` of a logistic regression (behind standard scalers) as one matmul.
+def linear_weights(model: Any, X: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """A logistic regression (behind standard scalers) as (weights, bias) on raw X.
 
     The scalers fold into the weights: ((x - m) / s) @ W + b = x @ (W / s) + (b - (m / s) @ W),
     so scoring reads each row of X once, with no scaled copy and no per-chunk input
     validation. A sparse X (a vectorized text pool) takes the same path without scalers:
-    one sparse-times-dense product per chunk. Returns None for any other model, which
-    then uses its own predict_proba.
+    one sparse-times-dense product per chunk. None for any other model, which then
+    uses its own predict_proba.
     """
     dense = isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind == "f"
     if not (dense or sparse.isspmatrix_csr(X) or isinstance(X, sparse.csr_array)):
@@ -153,6 +183,16 @@ def linear_proba(model: Any, X: Any) -> Callable[[np.ndarray], np.ndarray] | Non
         return None
     if not dense:  # score in the matrix's own precision: no upcast copy per chunk
         weights, bias = weights.astype(X.dtype), bias.astype(X.dtype)
+    return weights, bias
+
+
+def linear_proba(
+    folded: tuple[np.ndarray, np.ndarray] | None,
+) -> Callable[[np.ndarray], np.ndarray] | None:
+    """`predict_proba` from `linear_weights`: one product, then the logistic function."""
+    if folded is None:
+        return None
+    weights, bias = folded
 
     def proba(block: Any) -> np.ndarray:
         z = np.asarray(block @ weights) + bias

@@ -55,6 +55,10 @@ class MarginSampling(ProbabilityStrategy):
 
     name = "margin"
 
+    def score_binary(self, best: np.ndarray) -> np.ndarray:
+        """Two classes, from the best class's probability: 1 - (p - (1 - p))."""
+        return 2.0 - 2.0 * best
+
     def score_proba(self, proba: np.ndarray) -> np.ndarray:
         if proba.shape[1] == 1:
             return np.zeros(proba.shape[0])
@@ -69,6 +73,12 @@ class EntropySampling(ProbabilityStrategy):
 
     name = "entropy"
 
+    def score_binary(self, best: np.ndarray) -> np.ndarray:
+        other = 1.0 - best
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tail = np.where(other > 0, other * np.log(other), 0.0)
+        return -(best * np.log(best) + tail)
+
     def score_proba(self, proba: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             terms = np.where(proba > 0, proba * np.log(proba), 0.0)
@@ -79,6 +89,9 @@ class LeastConfidence(ProbabilityStrategy):
     """1 - p_best: the less sure the model's top guess, the sooner it is asked."""
 
     name = "least_confidence"
+
+    def score_binary(self, best: np.ndarray) -> np.ndarray:
+        return 1.0 - best
 
     def score_proba(self, proba: np.ndarray) -> np.ndarray:
         return 1.0 - proba.max(axis=1)
