@@ -28,7 +28,8 @@ from hitl_widgets.core.scoring import PoolScores
 from hitl_widgets.core.strategies import MarginSampling
 from hitl_widgets.core.training import FitResult
 
-COLUMNS = ["metric", "estimate", "low", "high", "level", "n_labels", "n_eff", "n_items"]
+COLUMNS = ["metric", "estimate", "unclipped", "low", "high", "level", "n_labels", "n_eff"]
+COLUMNS += ["n_items"]
 
 
 class FixedModel(ClassifierMixin, BaseEstimator):
@@ -212,10 +213,13 @@ def test_tables_say_what_they_estimate(labeled: hw.Session) -> None:
     assert list(accuracy.columns) == [*COLUMNS, "model_version", "method", "note"]
     row = accuracy.iloc[0]
     assert row["low"] <= row["estimate"] <= row["high"] and row["n_labels"] >= 50
+    # the unbiased ratio, before clipping to [0, 1]: equal to the estimate inside it
+    assert row["unclipped"] == pytest.approx(row["estimate"]) or not 0 < row["estimate"] < 1
     assert "unlabeled items" in row["note"] and row["n_items"] == 400 - 60
     error = labeled.estimate("error_rate").iloc[0]
     assert error["estimate"] == pytest.approx(1 - row["estimate"])
     assert error["low"] == pytest.approx(1 - row["high"])
+    assert error["unclipped"] == pytest.approx(1 - row["unclipped"])
     recall = labeled.estimate("recall")
     assert list(recall["class"]) == [0, 1] and recall["estimate"].between(0, 1).all()
     by = labeled.estimate(by="group", level=0.8)
