@@ -435,8 +435,9 @@ def estimate(
 def _groups(snap: Snapshot, by: str | None) -> list[tuple[str | None, np.ndarray]]:
     if by is None:
         return [(None, np.ones(len(snap.pool), dtype=bool))]
-    labels = snap.subgroup_labels(by).to_numpy()
-    return [(str(g), labels == g) for g in sorted(set(labels.tolist()))]
+    codes, names = snap.subgroup_codes(by)  # names sorted; no string per row
+    present = np.flatnonzero(np.bincount(codes, minlength=len(names)))
+    return [(str(names[g]), codes == g) for g in present]
 
 
 def _accuracy_rows(

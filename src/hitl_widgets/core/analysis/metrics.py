@@ -141,6 +141,9 @@ def random_baseline(
     if codes is None:
         return pd.DataFrame(columns=columns)
     known = np.flatnonzero(codes >= 0)
+    local = getattr(snap.X, "candidates", None)
+    if local is not None:  # rows on a cluster: draw from the uniform sample held here
+        known = local[0][codes[local[0]] >= 0]  # (a uniform draw of it is one of the pool)
     rng = np.random.default_rng(snap.config.random_state)
     if sizes is None:
         top = max(20, len(snap.current))
@@ -206,7 +209,7 @@ def disagreement_by_subgroup(snap: Snapshot, columns: Sequence[str] | None = Non
     """
     labeled = snap.labeled
     labeled = labeled[labeled["suggestion"].notna()]
-    return _per_subgroup(snap, labeled, "disagree", columns)
+    return _per_subgroup(snap, *_rows_and_hits(labeled, "disagree"), columns)
 
 
 def annotator_disagreement_by_subgroup(
@@ -220,13 +223,9 @@ def annotator_disagreement_by_subgroup(
     opinions = snap.opinion_table
     counts = opinions.groupby("item_id")["label"].agg(["size", "nunique"])
     shared = counts[counts["size"] >= 2]
-    frame = pd.DataFrame(
-        {
-            "position": snap.pool.positions(list(shared.index)) if len(shared) else [],
-            "split": (shared["nunique"] > 1).to_numpy(),
-        }
-    )
-    return _per_subgroup(snap, frame, "split", columns)
+    positions = snap.pool.positions(list(shared.index)) if len(shared) else np.empty(0, np.intp)
+    split = (shared["nunique"] > 1).to_numpy(dtype=bool)
+    return _per_subgroup(snap, positions, split, columns)
 
 
 def accuracy_by_subgroup(snap: Snapshot, columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -238,36 +237,42 @@ def accuracy_by_subgroup(snap: Snapshot, columns: Sequence[str] | None = None) -
     """
     fit, codes = snap.fit, snap.truth_codes
     if codes is not None and fit is not None:
-        mask = ~snap.decided & (codes >= 0)
-        frame = pd.DataFrame({"position": np.flatnonzero(mask)})
-        frame["correct"] = fit.pool.suggestion[mask] == codes[mask]
-        table = _per_subgroup(snap, frame, "correct", columns)
+        mask = ~snap.decided & (codes >= 0)  # a mask, not positions: 1 byte a row
+        table = _per_subgroup(snap, mask, fit.pool.suggestion[mask] == codes[mask], columns)
         table.insert(2, "source", SOURCE_TRUTH)
         return table
     labeled = snap.labeled
     audits = labeled[labeled["audit"] & labeled["suggestion"].notna()].copy()
     audits["correct"] = audits["suggestion"] == audits["label"]
-    table = _per_subgroup(snap, audits, "correct", columns)
+    table = _per_subgroup(snap, *_rows_and_hits(audits, "correct"), columns)
     table.insert(2, "source", SOURCE_AUDIT)
     return table
 
 
+def _rows_and_hits(frame: pd.DataFrame, outcome: str) -> tuple[np.ndarray, np.ndarray]:
+    """A table's pool positions and its boolean outcome, as `_per_subgroup` takes them."""
+    return frame["position"].to_numpy(dtype=np.intp), frame[outcome].to_numpy(dtype=bool)
+
+
 def _per_subgroup(
-    snap: Snapshot, frame: pd.DataFrame, outcome: str, columns: Sequence[str] | None
+    snap: Snapshot,
+    rows: np.ndarray,
+    hits: np.ndarray,
+    columns: Sequence[str] | None,
 ) -> pd.DataFrame:
     """Rates of a boolean outcome per subgroup, counted with bincount (fast at 1M rows).
 
-    Same numbers as a pandas groupby over the subgroup labels, sorted by subgroup name.
+    `rows`: pool positions, or a bool mask over the pool; `hits`: the outcome of each of
+    those rows. Same numbers as a pandas groupby over the subgroup labels, sorted by
+    subgroup name.
     """
     out = ["column", "subgroup", "n", "successes", "rate", "low", "high", "small"]
-    positions = frame["position"].to_numpy(dtype=np.intp)
-    hits = frame[outcome].to_numpy(dtype=float)
     tables = []
     for column in columns if columns is not None else snap.subgroups:
         codes, names = snap.subgroup_codes(column)
-        member = codes[positions]
+        member = codes[rows]
         n = np.bincount(member, minlength=len(names))
-        successes = np.bincount(member, weights=hits, minlength=len(names)).round().astype(int)
+        successes = np.bincount(member[hits], minlength=len(names))
         keep = n > 0
         if not keep.any():
             continue
@@ -319,9 +324,9 @@ def uncertainty_by_subgroup(
     fit = snap.fit
     if fit is None:
         return pd.DataFrame(columns=out)
-    unlabeled = np.flatnonzero(~snap.decided)
+    unlabeled = ~snap.decided  # a mask, not positions: 1 byte a row
     scores = fit.pool.scores[unlabeled]
-    need = (fit.pool.confidence[unlabeled] < threshold).astype(float)
+    need = fit.pool.confidence[unlabeled] < threshold
     tables = []
     for column in columns if columns is not None else snap.subgroups:
         codes, names = snap.subgroup_codes(column)
@@ -336,9 +341,7 @@ def uncertainty_by_subgroup(
                 "subgroup": names[keep],
                 "unlabeled": count[keep],
                 "mean_score": mean[keep],
-                "need_human": np.bincount(member, weights=need, minlength=len(names))[keep]
-                .round()
-                .astype(int),
+                "need_human": np.bincount(member[need], minlength=len(names))[keep],
                 "threshold": threshold,
             }
         )
@@ -366,11 +369,7 @@ def coverage_by_subgroup(snap: Snapshot, columns: Sequence[str] | None = None) -
     for column in columns if columns is not None else snap.subgroups:
         codes, names = snap.subgroup_codes(column)
         total = np.bincount(codes, minlength=len(names))
-        labeled = (
-            np.bincount(codes, weights=snap.decided.astype(float), minlength=len(names))
-            .round()
-            .astype(int)
-        )
+        labeled = np.bincount(codes[snap.decided], minlength=len(names))
         table = pd.DataFrame(
             {"column": column, "subgroup": names, "labeled": labeled, "total": total}
         )
