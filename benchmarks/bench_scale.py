@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -97,40 +98,39 @@ def run(session_of, labels: int) -> dict[str, float]:
     }
 
 
+def open_session(data: Any, **extra: Any) -> Any:
+    """The same Session on either pool: 20 features, a subgroup, the truth column."""
+    import hitl_widgets as hw
+
+    return hw.Session(
+        data,
+        classes=["neg", "pos"],
+        features=FEATURES,
+        subgroups="region",
+        truth="truth",
+        store=":memory:",
+        random_state=0,
+        progress=False,
+        **extra,
+    )
+
+
 def dask_run(path: Path, labels: int) -> dict[str, float]:
     import dask.dataframe as dd
     import distributed
-
-    import hitl_widgets as hw
 
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     )
     client = distributed.Client(cluster)
-
-    def session_of() -> hw.Session:
-        return hw.Session(
-            dd.read_parquet(path),
-            classes=["neg", "pos"],
-            features=FEATURES,
-            subgroups="region",
-            truth="truth",
-            store=":memory:",
-            random_state=0,
-            progress=False,
-            client=client,
-        )
-
     try:
-        return run(session_of, labels)
+        return run(lambda: open_session(dd.read_parquet(path), client=client), labels)
     finally:
         client.close()
         cluster.close()
 
 
 def memory_run(rows: int, labels: int) -> dict[str, float]:
-    import hitl_widgets as hw
-
     rng = np.random.default_rng(0)
     X = rng.normal(size=(rows, len(FEATURES)))
     frame = pd.DataFrame(X, columns=FEATURES)
@@ -138,19 +138,7 @@ def memory_run(rows: int, labels: int) -> dict[str, float]:
     frame["truth"] = truth_of(X)
     del X
 
-    def session_of() -> hw.Session:
-        return hw.Session(
-            frame,
-            classes=["neg", "pos"],
-            features=FEATURES,
-            subgroups="region",
-            truth="truth",
-            store=":memory:",
-            random_state=0,
-            progress=False,
-        )
-
-    return run(session_of, labels)
+    return run(lambda: open_session(frame), labels)
 
 
 def main() -> None:
