@@ -38,6 +38,8 @@ so easy that the model is right on every unlabeled item in most sessions).
 
 Run:  python benchmarks/bench_estimates.py [--sessions 200] [--jobs 2] [--explore 0.5]
       python benchmarks/bench_estimates.py --quick          (20 sessions per data set)
+      python benchmarks/bench_estimates.py --summarize benchmarks/results/estimates.json
+                                      (the tables again from saved sessions, none rerun)
 Writes markdown to stdout and benchmarks/results/estimates.md, numbers to
 benchmarks/results/estimates.json.
 """
@@ -72,6 +74,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 STEP = 10  # labels between learning-curve points
 MAX_ERROR, DELTA = 0.1, 0.1  # the routing guarantee checked
 LOSS = 0.01  # stopping: at most one accuracy point lost against twice the labels
+DOUBLING_FROM = (30, 40, 60, 80, 120)  # label counts whose doubling the learning curves judge
 
 
 @dataclass(frozen=True)
@@ -328,6 +331,29 @@ def stopping_rows(sessions: list[dict]) -> list[dict]:
     return rows
 
 
+def doubling_rows(sessions: list[dict]) -> list[dict]:
+    """The truth the meter is judged against: per data set and label count n, the share
+    of sessions whose held-out accuracy at 2n is at most one point above that at n (where
+    stopping at n would have been right), and the mean gain of the doubling. Only n whose
+    doubling is within the label budget: every session's curve reaches it."""
+    rows = []
+    for name in DATASETS:
+        curves = [dict(s["curve"]) for s in sessions if s["dataset"] == name and s["meter"]]
+        for n in (n for n in DOUBLING_FROM if 2 * n <= load(name)[1].stop_max):
+            gains = np.array([c[2 * n] - c[n] for c in curves if n in c and 2 * n in c])
+            if len(gains):
+                rows.append(
+                    {
+                        "dataset": name,
+                        "labels": n,
+                        "sessions": len(gains),
+                        "within_one_point": float(np.mean(gains <= LOSS)),
+                        "mean_gain": float(gains.mean()),
+                    }
+                )
+    return rows
+
+
 def efficiency_rows(sessions: list[dict], explore: float) -> list[dict]:
     """AULC of explore vs top-k on the same seeds (paired), over the shared curve points."""
     rows = []
@@ -366,7 +392,13 @@ def efficiency_rows(sessions: list[dict], explore: float) -> list[dict]:
     return rows
 
 
-def markdown(coverage: list[dict], stopping: list[dict], efficiency: list[dict], args: Any) -> str:
+def markdown(
+    coverage: list[dict],
+    stopping: list[dict],
+    doubling: list[dict],
+    efficiency: list[dict],
+    args: Any,
+) -> str:
     pct = lambda x: "–" if x is None or np.isnan(x) else f"{100 * x:.1f}%"  # noqa: E731
     lines = [
         f"## Estimates, guaranteed routing, stopping: {args.sessions} simulated sessions per "
@@ -413,7 +445,18 @@ def markdown(coverage: list[dict], stopping: list[dict], efficiency: list[dict],
         'strict: the first "stop"; lenient: the first "stop" or "could stop" (predictions '
         "settled and the estimated gain under one point, its interval wider). Sessions "
         "that never stopped label the whole budget (nothing saved, nothing lost).",
+        "",
+        "Would stopping at n labels have been right? From the held-out learning curves of "
+        "the same sessions: the share where twice the labels bought at most one point.",
+        "",
+        "| data set | n | sessions | 2n buys <= 1 point | mean gain of 2n over n |",
+        "|---|---:|---:|---:|---:|",
     ]
+    for r in doubling:
+        lines.append(
+            f"| {r['dataset']} | {r['labels']} | {r['sessions']} | "
+            f"{pct(r['within_one_point'])} | {r['mean_gain']:+.4f} |"
+        )
     if efficiency:
         lines += [
             "",
@@ -452,9 +495,20 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--quick", action="store_true", help="20 sessions, 10 paired")
     parser.add_argument("--out", default="estimates", help="file stem under results/")
+    parser.add_argument(
+        "--summarize",
+        metavar="JSON",
+        help="no new sessions: redo the tables from the sessions saved in a results file",
+    )
     args = parser.parse_args()
     if args.quick:
         args.sessions, args.efficiency_sessions = 20, 10
+    if args.summarize:
+        saved = json.loads(Path(args.summarize).read_text())
+        for key in ("sessions", "explore", "stop_every", "jobs"):
+            setattr(args, key, saved["settings"][key])
+        write(saved["sessions"], saved["runtime_seconds"], args)
+        return
     started = time.perf_counter()
     tasks = [
         (name, seed, args.explore, args.stop_every, True)
@@ -477,11 +531,16 @@ def main() -> None:
                     file=sys.stderr,
                     flush=True,
                 )
+    write(sessions, time.perf_counter() - started, args)
+
+
+def write(sessions: list[dict], runtime: float, args: Any) -> None:
+    """The tables to stdout and results/<out>.md, the numbers and sessions to .json."""
     coverage = coverage_rows(sessions)
     stopping = stopping_rows(sessions)
+    doubling = doubling_rows(sessions)
     efficiency = efficiency_rows(sessions, args.explore)
-    runtime = time.perf_counter() - started
-    text = markdown(coverage, stopping, efficiency, args)
+    text = markdown(coverage, stopping, doubling, efficiency, args)
     text += f"\n\nTotal runtime: {runtime:.0f} s with {args.jobs} worker process(es)."
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -491,6 +550,7 @@ def main() -> None:
         "versions": versions(),
         "coverage": coverage,
         "stopping": stopping,
+        "doubling": doubling,
         "efficiency": efficiency,
         "sessions": sessions,
         "runtime_seconds": runtime,
