@@ -227,6 +227,26 @@ def test_tables_say_what_they_estimate(labeled: hw.Session) -> None:
     assert (by["n_items"].sum()) == row["n_items"]
 
 
+def test_the_note_says_when_top_picks_carry_the_estimate(labeled: hw.Session) -> None:
+    """With the deterministic top-k (explore=0) the draws are mostly top picks worth about
+    a tenth of their number as random labels: the note says so and how to fix it."""
+    assert "top picks" not in labeled.estimate()["note"].iloc[0]  # explore=0.5
+    s = hw.Session(
+        learning_pool(),
+        classes=[0, 1],
+        features=["a", "b", "c", "d"],
+        truth="truth",
+        store=":memory:",
+        random_state=3,
+        progress=False,
+    )
+    s.simulate(60)
+    note = s.estimate()["note"].iloc[0]
+    assert "Most of those labels were the queue's top picks" in note
+    assert "Session(explore=0.5)" in note
+    s.close()
+
+
 def test_a_subgroup_with_too_few_labels_gets_no_number(labeled: hw.Session) -> None:
     table = labeled.estimate(by="site").set_index("subgroup")
     rare = table.loc["rare"]

@@ -68,6 +68,9 @@ from .intervals import wilson_interval
 METRICS = ("accuracy", "error_rate", "recall")
 FOLDS = 10  # cross-fitting folds: each fold model lacks a tenth of the labels
 MIN_DRAWS = 10  # fewer randomly drawn labels in a target: no number, a note says why
+# draws worth less than this share of their number as uniform labels: mostly top-k picks
+# (explore=0 gives about the audit share, 0.1; explore=0.5 about 0.3-0.5)
+TOP_PICKS_WORTH = 0.2
 COLUMNS = [
     "metric",
     "estimate",
@@ -229,10 +232,11 @@ class Design:
     def __len__(self) -> int:
         return len(self.rows)
 
-    @property
-    def uniform_equivalent(self) -> float:
-        """How many uniformly random labels the draws are worth (Kish): sum of 1 / deff."""
-        return float(np.sum(1.0 / self.deff))
+    def uniform_equivalent(self, among: np.ndarray | None = None) -> float:
+        """How many uniformly random labels the draws (those `among`, a bool per draw)
+        are worth (Kish): the sum of 1 / deff."""
+        deff = self.deff if among is None else self.deff[among]
+        return float(np.sum(1.0 / deff))
 
     def corrections(self, residual: np.ndarray) -> np.ndarray:
         """Per draw, an unbiased estimate of sum(residual) over the items unlabeled now.
@@ -342,6 +346,7 @@ def ratio_interval(
     denominator: tuple[float, np.ndarray],
     level: float,
     proportion: bool = True,
+    in_target: np.ndarray | None = None,
 ) -> Interval:
     """Estimate and interval of (sum of a value over U) / (sum of another over U).
 
@@ -356,6 +361,9 @@ def ratio_interval(
     with a small spread: a Wald interval alone covers too seldom); the Wald part keeps
     it honest when the model is right everywhere (the estimate keeps the proxy's noise
     even there, which a binomial variance would ignore). Differences use the Wald part.
+    Where the estimate sits at 0 or 1 there is no spread to match a binomial to, and the
+    Wilson part counts what the draws in the target (`in_target`, a bool per draw; all
+    by default) are worth as uniformly random labels: a subgroup's, not the pool's.
 
     Why not narrower: near an accuracy of 1 the union covers more than asked (98.5-100%
     on the easy benchmark sets), but every narrower rule measured on the benchmark's
@@ -380,7 +388,11 @@ def ratio_interval(
     variance = kish / max(kish - 1, 1) * float(w**2 @ (linear - w @ linear) ** 2) / total_d**2
     reach = float(w @ design.unreachable)
     slack = (reach + abs(raw) * reach * bool(residual_d.any())) / total_d
-    t = float(student_t.ppf(0.5 + level / 2, max(kish - 1, 1)))
+    # Student t on the effective number of draws in the target: a subgroup's spread is
+    # estimated from its own draws (the others add exact zeros to its residual)
+    inside = w if in_target is None else w[in_target]
+    drawn = float(inside.sum() ** 2 / (inside @ inside)) if inside.any() else 1.0
+    t = float(student_t.ppf(0.5 + level / 2, max(drawn - 1, 1)))
     if not proportion:
         value = float(np.clip(raw, -1, 1))
         half = t * np.sqrt(variance) + slack
@@ -388,7 +400,7 @@ def ratio_interval(
             value, max(-1, value - half), min(1, value + half), variance**0.5, slack, np.nan, raw
         )
     value = float(np.clip(raw, 0, 1))
-    n_eff = design.uniform_equivalent  # what the draws are worth with no spread to go by
+    n_eff = design.uniform_equivalent(in_target)  # worth of the draws, no spread to go by
     if 0 < value < 1 and variance > 0:
         n_eff = value * (1 - value) / variance
     wilson_low, wilson_high = wilson_interval(value * n_eff, n_eff, level)
@@ -476,7 +488,7 @@ def _accuracy_rows(
                 design,
                 (guess, residual * member),
                 (float(target.sum()), np.zeros(len(rows))),
-                int(in_target.sum()),
+                in_target,
                 int(target.sum()),
                 level,
                 metric,
@@ -509,9 +521,9 @@ def _recall_rows(
                 ((is_c & said_c) - proba[:, c] * said_c) * member,
             )
             denominator = (float(sums[g, c, 1]), (is_c - proba[:, c]) * member)
-            drawn = int((member & is_c)[design.rows].sum())
+            in_target = (member & is_c)[design.rows]
             what = f"recall of class {value!r}"
-            row = _row(design, numerator, denominator, drawn, n_target, level, what)
+            row = _row(design, numerator, denominator, in_target, n_target, level, what)
             out.append({"subgroup": name, "class": value} | row)
     return pd.DataFrame(out)
 
@@ -550,12 +562,14 @@ def _row(
     design: Design,
     numerator: tuple[float, np.ndarray],
     denominator: tuple[float, np.ndarray],
-    drawn: int,
+    in_target: np.ndarray,
     n_items: int,
     level: float,
     what: str,
 ) -> dict[str, Any]:
-    """One output row: the interval, or NaN and why not."""
+    """One output row: the interval, or NaN and why not. in_target: per draw, is it an
+    item of the target (its subgroup, its class for a recall)."""
+    drawn = int(np.count_nonzero(in_target))
     empty = {"estimate": np.nan, "unclipped": np.nan, "low": np.nan, "high": np.nan}
     empty["n_eff"] = np.nan
     base = {"n_labels": drawn, "n_items": n_items}
@@ -571,7 +585,7 @@ def _row(
                 "randomly drawn labels in this group)"
             }
         )
-    interval = ratio_interval(design, numerator, denominator, level)
+    interval = ratio_interval(design, numerator, denominator, level, in_target=in_target)
     if not np.isfinite(interval.estimate):
         return empty | base | {"note": "no item of this class expected among the unlabeled"}
     if what == "error_rate":  # the same interval, seen from the other side
@@ -589,13 +603,19 @@ def _row(
         "high": interval.high,
         "n_eff": interval.n_eff,
         **base,
-        "note": _note(what, interval, drawn, n_items, level, design),
+        "note": _note(what, interval, in_target, n_items, level, design),
     }
 
 
 def _note(
-    what: str, interval: Interval, drawn: int, n_items: int, level: float, design: Design
+    what: str,
+    interval: Interval,
+    in_target: np.ndarray,
+    n_items: int,
+    level: float,
+    design: Design,
 ) -> str:
+    drawn = int(np.count_nonzero(in_target))
     text = (
         f"{what.replace('_', ' ')} of the current model on the {n_items} unlabeled items: "
         f"{interval.estimate:.3f} ({level:.0%} interval {interval.low:.3f} to "
@@ -612,5 +632,14 @@ def _note(
         text += (
             f"; widened by {interval.slack:.3f} on each side for items the queue could not "
             "reach (focus, routing or skips)"
+        )
+    worth = design.uniform_equivalent(in_target)
+    if worth < TOP_PICKS_WORTH * drawn:
+        text += (
+            f". Most of those labels were the queue's top picks, which say little about "
+            f"the other items: they are worth about {worth:.0f} uniformly random labels, "
+            "and with so few the interval can be too narrow, per subgroup most of all. "
+            "Session(explore=0.5) draws part of the queue at random and fixes that at a "
+            "small cost in label efficiency"
         )
     return text
