@@ -373,9 +373,8 @@ def ratio_interval(
     Cornish-Fisher skewness correction: 89.5-90% on digits. Fold-clustered variance: 88%
     on digits, 86% per subgroup. 40 folds instead of 10: no change. Bootstrap-t and
     percentile bootstraps of the draws: 75-96% (the tail they miss is the draws not
-    made). A score interval
-    with the variance a calibrated model implies at each accuracy: 94-96% on breast
-    cancer, but 0.23-0.26 wide where the union is 0.14-0.18.
+    made). A score interval with the variance a calibrated model implies at each
+    accuracy: 94-96% on breast cancer, but 0.23-0.26 wide where the union is 0.14-0.18.
     """
     (guess_n, residual_n), (guess_d, residual_d) = numerator, denominator
     w = design.weight
