@@ -21,9 +21,10 @@ from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
 import hitl_widgets as hw
+from hitl_widgets.core.analysis.estimates import draws, labeled_rows
 from hitl_widgets.core.analysis.intervals import wilson_interval
 from hitl_widgets.core.pool import build_pool
-from hitl_widgets.core.queue import QueuePlanner, QueueState, SlotPolicy
+from hitl_widgets.core.queue import EXPLORE_FLOOR, QueuePlanner, QueueState, SlotPolicy
 from hitl_widgets.core.scoring import PoolScores
 from hitl_widgets.core.strategies import MarginSampling
 from hitl_widgets.core.training import FitResult
@@ -112,12 +113,58 @@ def test_recorded_probabilities_match_how_often_the_queue_picks() -> None:
         picks[plan.chosen[0]] += 1
         recorded.setdefault(int(plan.chosen[0]), plan.probability[0])
         policy = SlotPolicy.parse(plan.policy[0])
-        assert (policy.support, policy.floor) == (10, 0.2)  # the audit share is the floor
+        # the floor: the audit share plus the exploration floor's share of the weights
+        floor = 0.2 + 0.5 * EXPLORE_FLOOR / (1 + EXPLORE_FLOOR)
+        assert policy.support == 10 and policy.floor == pytest.approx(floor, abs=1e-6)
     assert picks[[3, 7]].sum() == 0
     assert sum(recorded.values()) == pytest.approx(1.0)  # every fresh item was picked once
     for item, probability in recorded.items():
         tolerance = 4 * np.sqrt(probability * (1 - probability) / draws) + 1e-3
         assert abs(picks[item] / draws - probability) < tolerance, item
+
+
+def test_thinned_draws_are_uniform() -> None:
+    """Keeping each slot-0 pick with chance least / probability (rejection sampling, as
+    `Design.uniform_subset` does) leaves every fresh item equally likely: least each."""
+    frame = pd.DataFrame({"x": np.arange(12.0)})
+    pool = build_pool(frame, ["x"])
+    scores = np.array([0.9, 0.8, 0.8, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.0, 0.6, 0.7])
+    fit = FitResult(1, None, PoolScores(scores, np.zeros(12, np.int16), 1 - scores / 2), 5, 5, 0.0)
+    eligible = np.ones(12, dtype=bool)
+    eligible[[3, 7]] = False
+    state = QueueState(fit, eligible, np.zeros(12, dtype=bool), n_labels=0)
+    draws, kept = 4000, np.zeros(12)
+    coins = np.random.default_rng(7).random(draws)
+    for seed in range(draws):
+        plan = QueuePlanner(pool, MarginSampling(), 0.2, seed, explore=0.5).plan(state, 1)
+        least = SlotPolicy.parse(plan.policy[0]).least
+        if coins[seed] * plan.probability[0] <= least:
+            kept[plan.chosen[0]] += 1
+    least = (0.2 + 0.5 * EXPLORE_FLOOR / (1 + EXPLORE_FLOOR)) / 10
+    fresh = kept[eligible] / draws
+    assert kept[[3, 7]].sum() == 0
+    assert np.abs(fresh - least).max() < 4 * np.sqrt(least * (1 - least) / draws)
+
+
+def test_exploration_adds_uniform_evidence_beyond_the_audits() -> None:
+    """With explore=0.5 the thinned draws outnumber the audit labels: the guarantee of
+    `route` has more uniform labels to test on than the audit share alone gives."""
+    s = hw.Session(
+        learning_pool(),
+        classes=[0, 1],
+        features=["a", "b", "c", "d"],
+        truth="truth",
+        store=":memory:",
+        random_state=5,
+        progress=False,
+        explore=0.5,
+    )
+    s.simulate(120)  # a refit after every label: the queue explores from the second class on
+    snap = s.snapshot()
+    design = draws(snap, labeled_rows(snap))
+    audits = int(snap.labeled["audit"].sum())
+    assert design.uniform_subset().sum() > 1.4 * audits
+    s.close()
 
 
 def test_label_events_carry_the_selection_probability() -> None:

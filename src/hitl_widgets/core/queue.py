@@ -41,6 +41,10 @@ AUDIT_DRAWS = 4096  # the seeded schedule of which queue slots are audits, repea
 BATCH_CANDIDATES = 10  # a batch `select` chooses among this many times k top candidates
 HEAD = 2048  # rows of each fit's ranking kept in order (`QueuePlanner.prepare`)
 WARM_ROWS = 32  # of those, fetched ahead when the features live on a cluster
+# exploration weights get this share of their mean added (a defensive mixture): every
+# fresh item keeps a chance of an exploration draw, which bounds the estimate's weights
+# and lets a share of the draws be thinned into uniform ones (`Design.uniform_subset`)
+EXPLORE_FLOOR = 0.25
 REOFFERED_POLICY = "skipped item offered again (no draw)"
 _POLICY_TAIL = re.compile(
     r"deff=([0-9.eE+-]+|inf); (?:within=.*; )?support=(\d+); floor=([0-9.eE+-]+)$"
@@ -107,6 +111,11 @@ class SlotPolicy:
     floor: float
     deff: float = 1.0
 
+    @property
+    def least(self) -> float:
+        """The smallest probability any item of the support had."""
+        return self.floor / self.support if self.support else 0.0
+
     @classmethod
     def parse(cls, text: str | None) -> SlotPolicy | None:
         match = _POLICY_TAIL.search(text or "")
@@ -169,10 +178,13 @@ class SlotDraws:
     fresh items left, w its exploration weight and W their total; ties for the best
     share the top-k part equally, since the seeded tie-break order is a uniform shuffle.
     Exploration weights are the square roots of the scores minus their minimum over the
-    fresh items (any strategy's scale works; equal scores make the draw uniform). The
-    square root is Zrnic and Candès' variance-optimal sampling for estimation when the
-    residual variance grows like the score (margin: 2 p (1 - p) ~ 1 - |p1 - p0|); plain
-    proportional draws would give confident items too little chance to be checked.
+    fresh items (any strategy's scale works; equal scores make the draw uniform), plus
+    EXPLORE_FLOOR times their mean. The square root is Zrnic and Candès' variance-optimal
+    sampling for estimation when the residual variance grows like the score (margin:
+    2 p (1 - p) ~ 1 - |p1 - p0|); plain proportional draws would give confident items
+    too little chance to be checked. The added floor is a defensive mixture (Hesterberg
+    1995): no item's weight in an estimate can exceed a bound, and every draw can be
+    thinned into a uniform one with probability floor / (support * probability).
     """
 
     def __init__(
@@ -199,6 +211,7 @@ class SlotDraws:
         weights = np.sqrt(np.asarray(spread, dtype=float))
         if not weights.any():  # every score equal: an exploration draw is uniform
             weights = np.ones(len(self.positions))
+        weights = weights + EXPLORE_FLOOR * weights.mean() if len(weights) else weights
         self.weights = weights
         self.cumulative = np.cumsum(weights)
         self.weight_left = float(self.cumulative[-1]) if len(weights) else 0.0

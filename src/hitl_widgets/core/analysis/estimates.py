@@ -51,6 +51,7 @@ probability (labeled outside the queue, by id) only train the model.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from numbers import Real
 from typing import Any
@@ -228,6 +229,9 @@ class Design:
     times: np.ndarray
     changes: tuple[np.ndarray, np.ndarray, np.ndarray]  # time, row, sign
     n_unusable: int  # first labels with no usable probability
+    least: np.ndarray  # per draw: the smallest probability of any item in its support
+    whole: np.ndarray  # per draw: its support was every unlabeled item (no focus, no cut)
+    coins: np.ndarray  # per draw: a uniform number fixed by its event id, not its label
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -237,6 +241,18 @@ class Design:
         are worth (Kish): the sum of 1 / deff."""
         deff = self.deff if among is None else self.deff[among]
         return float(np.sum(1.0 / deff))
+
+    def uniform_subset(self) -> np.ndarray:
+        """Which draws, thinned, are uniform draws of the unlabeled items (bool per draw).
+
+        Rejection sampling: keep draw t with probability least_t / probability_t (its
+        event's coin decides, fixed before its label could matter). Then every item had
+        the same chance, least_t, of being drawn and kept, so the kept draws are uniform,
+        as audits are, whatever policy drew them. The audit share alone gives
+        audit_share kept draws per label; the exploration floor adds to that.
+        """
+        keep = self.coins * self.probability <= self.least
+        return keep & self.whole
 
     def corrections(self, residual: np.ndarray) -> np.ndarray:
         """Per draw, an unbiased estimate of sum(residual) over the items unlabeled now.
@@ -259,7 +275,7 @@ def draws(snap: Snapshot, rows: Labeled) -> Design:
     by_id = {e.event_id: e for e in snap.log}
     surviving: dict[str, int] = {}
     decided = decided_now = 0
-    found: list[tuple[int, int, float, float, int]] = []  # time, row, pi, deff, unreachable
+    found: list[tuple] = []  # time, row, pi, deff, unreachable, least, whole, coin
     changes: list[tuple[int, int, int]] = []
     weights: list[float] = []
     unusable = 0
@@ -276,9 +292,11 @@ def draws(snap: Snapshot, rows: Labeled) -> Design:
             if usable is None or row is None:
                 unusable += 1
             else:
-                probability, deff, short = usable
+                probability, deff, short, least = usable
                 # unreachable: not in the draw's support, or labeled then and unlabeled now
-                found.append((time, int(row), probability, deff, short + decided - decided_now))
+                unreachable = short + decided - decided_now
+                coin = _coin(event.event_id)
+                found.append((time, row, probability, deff, unreachable, least, short == 0, coin))
                 weights.append(1.0 / ((n_pool - decided) ** 2 * deff))
         if (was == 0) != (now == 0):
             sign = 1 if now > 0 else -1
@@ -289,10 +307,16 @@ def draws(snap: Snapshot, rows: Labeled) -> Design:
     return _design(found, weights, changes, unusable)
 
 
+def _coin(event_id: str) -> float:
+    """A uniform number in [0, 1) fixed by an event id (random, so independent of the label)."""
+    return int.from_bytes(hashlib.sha256(event_id.encode()).digest()[:8], "big") / 2.0**64
+
+
 def _usable(
     event: Any, unlabeled: int, row: int | None, undone: bool
-) -> tuple[float, float, int] | None:
-    """(probability, design effect, unreachable items) of a first label, or None."""
+) -> tuple[float, float, int, float] | None:
+    """(probability, design effect, unreachable items, the support's smallest
+    probability) of a first label, or None."""
     policy = SlotPolicy.parse(event.query_policy)
     probability = event.selection_probability
     if row is None or undone or policy is None or probability is None:
@@ -301,16 +325,16 @@ def _usable(
         return None
     if not 0 < probability <= 1 or policy.support > unlabeled:
         return None  # drawn among items some of which were labeled already: not a draw of U
-    return float(probability), policy.deff, unlabeled - policy.support
+    return float(probability), policy.deff, unlabeled - policy.support, policy.least
 
 
 def _design(
-    found: list[tuple[int, int, float, float, int]],
+    found: list[tuple],
     weights: list[float],
     changes: list[tuple[int, int, int]],
     unusable: int,
 ) -> Design:
-    table = np.array(found, dtype=float).reshape(-1, 5)
+    table = np.array(found, dtype=float).reshape(-1, 8)
     weight = np.asarray(weights, dtype=float)
     change = np.array(changes, dtype=np.int64).reshape(-1, 3)
     return Design(
@@ -322,6 +346,9 @@ def _design(
         times=table[:, 0].astype(np.int64),
         changes=(change[:, 0], change[:, 1], change[:, 2]),
         n_unusable=unusable,
+        least=table[:, 5],
+        whole=table[:, 6].astype(bool),
+        coins=table[:, 7],
     )
 
 
@@ -365,9 +392,10 @@ def ratio_interval(
     Wilson part counts what the draws in the target (`in_target`, a bool per draw; all
     by default) are worth as uniformly random labels: a subgroup's, not the pool's.
 
-    Why not narrower: near an accuracy of 1 the union covers more than asked (98.5-100%
+    Why not narrower: near an accuracy of 1 the union covers more than asked (99-100%
     on the easy benchmark sets), but every narrower rule measured on the benchmark's
-    sessions (200 per set, explore 0.5) fails elsewhere. Wald alone: 87-88% on digits,
+    sessions (200 per set, explore 0.5, before `queue.EXPLORE_FLOOR` existed) fails
+    elsewhere. Wald alone: 87-88% on digits,
     82% per subgroup on breast cancer (the Studentized error is right-skewed: sessions
     that have not drawn the errors get both a high estimate and a small spread).
     Cornish-Fisher skewness correction: 89.5-90% on digits. Fold-clustered variance: 88%

@@ -12,9 +12,10 @@ the truth column when there is one.
 one for which the error among auto-accepted items is at most `max_error` with
 probability at least 1 - delta (selective classification with risk control: Geifman and
 El-Yaniv 2017; Learn-then-Test, Angelopoulos et al. 2021). The evidence is the labels
-the queue drew uniformly at random (audits and the cold-start order), each scored by a
-model fitted without it (cross-fitting, as in `estimates`), so they stand for unlabeled
-items seen by the current model. Thresholds are tested from high to low on a grid fixed
+the queue drew uniformly at random (audits, the cold-start order, and exploration draws
+thinned into uniform ones by rejection: `estimates.Design.uniform_subset`), each scored
+by a model fitted without it (cross-fitting, as in `estimates`), so they stand for
+unlabeled items seen by the current model. Thresholds are tested from high to low on a grid fixed
 in advance, each with an exact binomial test at level delta (Clopper-Pearson), and the
 walk stops at the first failure: fixed-sequence testing needs no multiplicity correction,
 so the chosen threshold keeps the guarantee. Too few labels give no threshold and an
@@ -32,9 +33,8 @@ import pandas as pd
 from scipy.stats import beta, binom
 
 from ..config import check_share
-from ..queue import SlotPolicy
 from ..snapshot import Snapshot
-from .estimates import FOLDS, cached_cross_fit, check_by, labeled_rows, require_fit
+from .estimates import FOLDS, cached_cross_fit, check_by, draws, labeled_rows, require_fit
 from .intervals import wilson_interval
 
 ROUTES = ("labeled", "auto", "review", "escalate")
@@ -256,7 +256,7 @@ def guaranteed_thresholds(
     require_fit(snap)
     fit = snap.fit
     assert fit is not None
-    confidence, correct, positions = _uniform_evidence(snap, folds)
+    confidence, correct, positions, rate = _uniform_evidence(snap, folds)
     unlabeled = ~snap.decided
     groups: list[tuple[str | None, np.ndarray]] = [(None, np.ones(len(snap.pool), bool))]
     if by is not None:
@@ -270,7 +270,7 @@ def guaranteed_thresholds(
         auto = pool & (fit.pool.confidence >= row["threshold"])  # NaN threshold: none
         row["auto_n"] = int(auto.sum())
         row["automation_rate"] = auto.sum() / pool.sum() if pool.any() else np.nan
-        row["note"] = _guarantee_note(row, max_error, delta, snap.config.audit_share)
+        row["note"] = _guarantee_note(row, max_error, delta, rate)
         rows.append({"subgroup": name} | row)
     columns = [
         "subgroup",
@@ -351,28 +351,25 @@ def _open_share(value: Any, name: str) -> float:
     return number
 
 
-def _uniform_evidence(snap: Snapshot, folds: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cross-fitted confidence and correctness of the uniformly drawn labels, with rows.
+def _uniform_evidence(
+    snap: Snapshot, folds: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Cross-fitted confidence and correctness of the uniformly drawn labels, their rows,
+    and the share of the session's draws that were kept as uniform ones.
 
-    Uniform draws: audit labels, and first labels whose slot gave every item the same
-    probability (the cold-start order). Each is judged by a model fitted without it.
+    Uniform draws: the queue's draws thinned by rejection (`Design.uniform_subset`): the
+    audits, the cold-start order, and a share of the exploration draws, each kept with
+    the chance that makes every unlabeled item equally likely. Each is judged by a model
+    fitted without it.
     """
     rows = labeled_rows(snap)
     proba = cached_cross_fit(snap, rows, folds)
-    seen: set[str] = set()
-    picked = []
-    for event in snap.log:
-        key = event.item_id
-        if event.action != "label" or key in seen:
-            continue
-        seen.add(key)
-        slot = SlotPolicy.parse(event.query_policy)
-        uniform = event.audit or (slot is not None and slot.floor >= 1)
-        if uniform and key in rows.row_of and snap.current[key].event_id == event.event_id:
-            picked.append(rows.row_of[key])
-    index = np.asarray(picked, dtype=np.intp)
+    design = draws(snap, rows)
+    kept = design.uniform_subset()
+    index = design.rows[kept]
     correct = proba[index].argmax(axis=1) == rows.labels[index]
-    return proba[index].max(axis=1), correct, rows.positions[index]
+    rate = float(kept.mean()) if len(kept) else snap.config.audit_share
+    return proba[index].max(axis=1), correct, rows.positions[index], rate
 
 
 def _certify(
@@ -432,7 +429,8 @@ def _labels_needed(
     return at_least
 
 
-def _guarantee_note(row: dict[str, Any], max_error: float, delta: float, share: float) -> str:
+def _guarantee_note(row: dict[str, Any], max_error: float, delta: float, rate: float) -> str:
+    """Plain words for one guarantee row; rate: uniformly drawn labels per label so far."""
     if not np.isnan(row["threshold"]):
         return (
             f"auto-accept at confidence >= {row['threshold']:.4g}: with probability at least "
@@ -447,8 +445,9 @@ def _guarantee_note(row: dict[str, Any], max_error: float, delta: float, share: 
             "even on its most confident uniformly drawn labels; improve the model first"
         )
     more = (
-        f" (about {int(np.ceil(needed / share))} more labels at audit_share={share:g})"
-        if share
+        f" (uniformly drawn; about {int(np.ceil(needed / rate))} more labels at this "
+        f"session's rate of {rate:.2g} uniform draws per label)"
+        if rate > 0
         else ""
     )
     return f"not enough labels to guarantee this yet: about {needed} more audit labels needed{more}"
