@@ -124,7 +124,8 @@ def test_recorded_probabilities_match_how_often_the_queue_picks() -> None:
 
 
 def test_thinned_draws_are_uniform() -> None:
-    """Keeping each slot-0 pick with chance least / probability (rejection sampling, as
+    """Keeping every audit pick, and each other slot-0 pick with chance min(q) / q (q:
+    its probability given the slot is no audit; rejection sampling, as
     `Design.uniform_subset` does) leaves every fresh item equally likely: least each."""
     frame = pd.DataFrame({"x": np.arange(12.0)})
     pool = build_pool(frame, ["x"])
@@ -138,7 +139,8 @@ def test_thinned_draws_are_uniform() -> None:
     for seed in range(draws):
         plan = QueuePlanner(pool, MarginSampling(), 0.2, seed, explore=0.5).plan(state, 1)
         least = SlotPolicy.parse(plan.policy[0]).least
-        if coins[seed] * plan.probability[0] <= least:
+        q, q_least = (plan.probability[0] - 0.2 / 10) / 0.8, (least - 0.2 / 10) / 0.8
+        if plan.audit[0] or coins[seed] * q <= q_least:
             kept[plan.chosen[0]] += 1
     least = (0.2 + 0.5 * EXPLORE_FLOOR / (1 + EXPLORE_FLOOR)) / 10
     fresh = kept[eligible] / draws
@@ -167,6 +169,32 @@ def test_exploration_adds_uniform_evidence_beyond_the_audits() -> None:
     s.close()
 
 
+def test_labels_given_next_to_a_suggestion_are_not_thinned_in() -> None:
+    """A label given with the model's suggestion on screen may lean towards it: such
+    draws never join the uniform evidence; the audits (suggestion hidden) still do."""
+    frame = learning_pool()
+    s = hw.Session(
+        frame,
+        classes=[0, 1],
+        features=["a", "b", "c", "d"],
+        store=":memory:",
+        random_state=5,
+        progress=False,
+        explore=0.5,
+    )
+    for _ in range(80):
+        item = s.queue(1).index[0]
+        s.submit(item, int(frame.loc[item, "truth"]), suggestion_shown=True)
+        s.wait()
+    snap = s.snapshot()
+    design = draws(snap, labeled_rows(snap))
+    shown = design.shown & ~design.audit
+    assert shown.sum() > 40
+    assert not (design.uniform_subset() & shown).any()
+    assert design.uniform_subset()[design.audit & design.whole].all()
+    s.close()
+
+
 def test_label_events_carry_the_selection_probability() -> None:
     frame = fixed_pool(200)
     s = hw.Session(
@@ -183,7 +211,7 @@ def test_label_events_carry_the_selection_probability() -> None:
     s.submit(first, int(frame.loc[first, "truth"]))
     event = s.event_log()[-1]
     assert event.selection_probability == pytest.approx(1 / 200)  # cold start: uniform
-    assert SlotPolicy.parse(event.query_policy) == SlotPolicy(200, 1.0, 1.0)
+    assert SlotPolicy.parse(event.query_policy) == SlotPolicy(200, 1.0, 1.0, audit=0.0)
     s.simulate(30)
     events = s.events.iloc[1:]
     audit = events[events["audit"]]

@@ -46,6 +46,7 @@ WARM_ROWS = 32  # of those, fetched ahead when the features live on a cluster
 # and lets a share of the draws be thinned into uniform ones (`Design.uniform_subset`)
 EXPLORE_FLOOR = 0.25
 REOFFERED_POLICY = "skipped item offered again (no draw)"
+_POLICY_AUDIT = re.compile(r": audit ([0-9.eE+-]+) uniform")
 _POLICY_TAIL = re.compile(
     r"deff=([0-9.eE+-]+|inf); (?:within=.*; )?support=(\d+); floor=([0-9.eE+-]+)$"
 )
@@ -104,12 +105,14 @@ class SlotPolicy:
     slot are worth one uniform draw for an outcome alike everywhere (1: uniform; about
     1 / audit_share for top-k with audits). An estimate may weigh a label by
     1 / probability only when floor > 0, and must check that the support was every
-    unlabeled item (a focus, a routing cut or a skip narrows it).
+    unlabeled item (a focus, a routing cut or a skip narrows it). audit: the slot's
+    audit share, read from the policy's words (None where they do not say).
     """
 
     support: int
     floor: float
     deff: float = 1.0
+    audit: float | None = None
 
     @property
     def least(self) -> float:
@@ -121,7 +124,13 @@ class SlotPolicy:
         match = _POLICY_TAIL.search(text or "")
         if match is None:
             return None
-        return cls(int(match.group(2)), float(match.group(3)), float(match.group(1)))
+        audit = _POLICY_AUDIT.search(text or "")
+        return cls(
+            int(match.group(2)),
+            float(match.group(3)),
+            float(match.group(1)),
+            float(audit.group(1)) if audit else None,
+        )
 
 
 class AuditSchedule:

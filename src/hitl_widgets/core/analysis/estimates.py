@@ -232,6 +232,10 @@ class Design:
     least: np.ndarray  # per draw: the smallest probability of any item in its support
     whole: np.ndarray  # per draw: its support was every unlabeled item (no focus, no cut)
     coins: np.ndarray  # per draw: a uniform number fixed by its event id, not its label
+    support: np.ndarray  # per draw: how many items its slot could have drawn
+    audit_share: np.ndarray  # per draw: its slot's chance of being an audit
+    audit: np.ndarray  # per draw: it answered an audit slot
+    shown: np.ndarray  # per draw: the model's suggestion was on screen when labeled
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -243,16 +247,24 @@ class Design:
         return float(np.sum(1.0 / deff))
 
     def uniform_subset(self) -> np.ndarray:
-        """Which draws, thinned, are uniform draws of the unlabeled items (bool per draw).
+        """Which draws are uniform draws of the unlabeled items, with labels unanchored by
+        a suggestion (bool per draw): every audit, and a thinned share of the others.
 
-        Rejection sampling: keep draw t with probability least_t / probability_t (its
-        event's coin decides, fixed before its label could matter). Then every item had
-        the same chance, least_t, of being drawn and kept, so the kept draws are uniform,
-        as audits are, whatever policy drew them. The audit share alone gives
-        audit_share kept draws per label; the exploration floor adds to that.
+        A slot is an audit (a uniform draw) with probability a, by a pattern fixed in
+        advance; otherwise its item is drawn with q_i = (p_i - a / n) / (1 - a), from the
+        recorded mixture probability p_i. Rejection sampling keeps a non-audit draw with
+        chance min(q) / q_i (its event's coin decides, fixed before its label could
+        matter): every item then had the same chance of being drawn and kept, as in an
+        audit. Only draws labeled with no suggestion on screen (blind mode, simulations)
+        are thinned: a label given next to the model's suggestion may lean towards it,
+        and audits hide it for that reason. At explore=0.5 this doubles the audit share.
         """
-        keep = self.coins * self.probability <= self.least
-        return keep & self.whole
+        a = self.audit_share
+        rest = np.maximum(1 - a, 1e-12)
+        q = (self.probability - a / self.support) / rest
+        q_least = (self.least - a / self.support) / rest
+        thinned = ~self.audit & ~self.shown & (q_least > 0) & (self.coins * q <= q_least)
+        return (self.audit | thinned) & self.whole
 
     def corrections(self, residual: np.ndarray) -> np.ndarray:
         """Per draw, an unbiased estimate of sum(residual) over the items unlabeled now.
@@ -275,7 +287,7 @@ def draws(snap: Snapshot, rows: Labeled) -> Design:
     by_id = {e.event_id: e for e in snap.log}
     surviving: dict[str, int] = {}
     decided = decided_now = 0
-    found: list[tuple] = []  # time, row, pi, deff, unreachable, least, whole, coin
+    found: list[tuple] = []  # per draw: the fields of `Design`, in `_design`'s order
     changes: list[tuple[int, int, int]] = []
     weights: list[float] = []
     unusable = 0
@@ -292,11 +304,17 @@ def draws(snap: Snapshot, rows: Labeled) -> Design:
             if usable is None or row is None:
                 unusable += 1
             else:
-                probability, deff, short, least = usable
+                probability, deff, short, policy = usable
                 # unreachable: not in the draw's support, or labeled then and unlabeled now
                 unreachable = short + decided - decided_now
-                coin = _coin(event.event_id)
-                found.append((time, row, probability, deff, unreachable, least, short == 0, coin))
+                share = snap.config.audit_share if policy.audit is None else policy.audit
+                found.append(
+                    (
+                        *(time, row, probability, deff, unreachable, policy.least),
+                        *(short == 0, _coin(event.event_id), policy.support, share),
+                        *(bool(event.audit), bool(event.suggestion_shown)),
+                    )
+                )
                 weights.append(1.0 / ((n_pool - decided) ** 2 * deff))
         if (was == 0) != (now == 0):
             sign = 1 if now > 0 else -1
@@ -314,9 +332,9 @@ def _coin(event_id: str) -> float:
 
 def _usable(
     event: Any, unlabeled: int, row: int | None, undone: bool
-) -> tuple[float, float, int, float] | None:
-    """(probability, design effect, unreachable items, the support's smallest
-    probability) of a first label, or None."""
+) -> tuple[float, float, int, SlotPolicy] | None:
+    """(probability, design effect, unreachable items, slot policy) of a first label,
+    or None."""
     policy = SlotPolicy.parse(event.query_policy)
     probability = event.selection_probability
     if row is None or undone or policy is None or probability is None:
@@ -325,7 +343,7 @@ def _usable(
         return None
     if not 0 < probability <= 1 or policy.support > unlabeled:
         return None  # drawn among items some of which were labeled already: not a draw of U
-    return float(probability), policy.deff, unlabeled - policy.support, policy.least
+    return float(probability), policy.deff, unlabeled - policy.support, policy
 
 
 def _design(
@@ -334,7 +352,7 @@ def _design(
     changes: list[tuple[int, int, int]],
     unusable: int,
 ) -> Design:
-    table = np.array(found, dtype=float).reshape(-1, 8)
+    table = np.array(found, dtype=float).reshape(-1, 12)
     weight = np.asarray(weights, dtype=float)
     change = np.array(changes, dtype=np.int64).reshape(-1, 3)
     return Design(
@@ -349,6 +367,10 @@ def _design(
         least=table[:, 5],
         whole=table[:, 6].astype(bool),
         coins=table[:, 7],
+        support=table[:, 8],
+        audit_share=table[:, 9],
+        audit=table[:, 10].astype(bool),
+        shown=table[:, 11].astype(bool),
     )
 
 

@@ -12,8 +12,8 @@ the truth column when there is one.
 one for which the error among auto-accepted items is at most `max_error` with
 probability at least 1 - delta (selective classification with risk control: Geifman and
 El-Yaniv 2017; Learn-then-Test, Angelopoulos et al. 2021). The evidence is the labels
-the queue drew uniformly at random (audits, the cold-start order, and exploration draws
-thinned into uniform ones by rejection: `estimates.Design.uniform_subset`), each scored
+the queue drew uniformly at random (audits, and draws labeled blind thinned into
+uniform ones by rejection: `estimates.Design.uniform_subset`), each scored
 by a model fitted without it (cross-fitting, as in `estimates`), so they stand for
 unlabeled items seen by the current model. Thresholds are tested from high to low on a grid fixed
 in advance, each with an exact binomial test at level delta (Clopper-Pearson), and the
@@ -357,9 +357,9 @@ def _uniform_evidence(
     """Cross-fitted confidence and correctness of the uniformly drawn labels, their rows,
     and the share of the session's draws that were kept as uniform ones.
 
-    Uniform draws: the queue's draws thinned by rejection (`Design.uniform_subset`): the
-    audits, the cold-start order, and a share of the exploration draws, each kept with
-    the chance that makes every unlabeled item equally likely. Each is judged by a model
+    Uniform draws (`Design.uniform_subset`): the audits, and the other draws labeled
+    with no suggestion on screen, thinned by rejection to the chance that makes every
+    unlabeled item equally likely. Each is judged by a model
     fitted without it.
     """
     rows = labeled_rows(snap)
