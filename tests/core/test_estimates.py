@@ -97,15 +97,38 @@ def run(frame: pd.DataFrame, features: list[str], model: Any, seed: int, n: int)
 
 
 # ---------------------------------------------------------------- probabilities
-def test_recorded_probabilities_match_how_often_the_queue_picks() -> None:
-    """Slot 0 over many seeds: each item's pick frequency equals its recorded probability."""
+# slot 0's floor at audit share 0.2 and explore 0.5: the audit share plus the
+# exploration floor's share of the weights
+FLOOR = 0.2 + 0.5 * EXPLORE_FLOOR / (1 + EXPLORE_FLOOR)
+
+
+def slot_zero() -> tuple[Any, QueueState]:
+    """A 12-item pool with fixed scores, items 3 and 7 labeled or focused out."""
     frame = pd.DataFrame({"x": np.arange(12.0)})
-    pool = build_pool(frame, ["x"])
     scores = np.array([0.9, 0.8, 0.8, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.0, 0.6, 0.7])
     fit = FitResult(1, None, PoolScores(scores, np.zeros(12, np.int16), 1 - scores / 2), 5, 5, 0.0)
     eligible = np.ones(12, dtype=bool)
-    eligible[[3, 7]] = False  # labeled or focused out: never drawn
-    state = QueueState(fit, eligible, np.zeros(12, dtype=bool), n_labels=0)
+    eligible[[3, 7]] = False  # never drawn
+    return build_pool(frame, ["x"]), QueueState(fit, eligible, np.zeros(12, bool), n_labels=0)
+
+
+def exploring_session(seed: int) -> hw.Session:
+    """A learning pool labeled with explore=0.5, a refit after every label."""
+    return hw.Session(
+        learning_pool(),
+        classes=[0, 1],
+        features=["a", "b", "c", "d"],
+        truth="truth",
+        store=":memory:",
+        random_state=seed,
+        progress=False,
+        explore=0.5,
+    )
+
+
+def test_recorded_probabilities_match_how_often_the_queue_picks() -> None:
+    """Slot 0 over many seeds: each item's pick frequency equals its recorded probability."""
+    pool, state = slot_zero()
     draws, recorded = 2000, {}
     picks = np.zeros(12)
     for seed in range(draws):
@@ -113,9 +136,7 @@ def test_recorded_probabilities_match_how_often_the_queue_picks() -> None:
         picks[plan.chosen[0]] += 1
         recorded.setdefault(int(plan.chosen[0]), plan.probability[0])
         policy = SlotPolicy.parse(plan.policy[0])
-        # the floor: the audit share plus the exploration floor's share of the weights
-        floor = 0.2 + 0.5 * EXPLORE_FLOOR / (1 + EXPLORE_FLOOR)
-        assert policy.support == 10 and policy.floor == pytest.approx(floor, abs=1e-6)
+        assert policy.support == 10 and policy.floor == pytest.approx(FLOOR, abs=1e-6)
     assert picks[[3, 7]].sum() == 0
     assert sum(recorded.values()) == pytest.approx(1.0)  # every fresh item was picked once
     for item, probability in recorded.items():
@@ -127,13 +148,7 @@ def test_thinned_draws_are_uniform() -> None:
     """Keeping every audit pick, and each other slot-0 pick with chance min(q) / q (q:
     its probability given the slot is no audit; rejection sampling, as
     `Design.uniform_subset` does) leaves every fresh item equally likely: least each."""
-    frame = pd.DataFrame({"x": np.arange(12.0)})
-    pool = build_pool(frame, ["x"])
-    scores = np.array([0.9, 0.8, 0.8, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.0, 0.6, 0.7])
-    fit = FitResult(1, None, PoolScores(scores, np.zeros(12, np.int16), 1 - scores / 2), 5, 5, 0.0)
-    eligible = np.ones(12, dtype=bool)
-    eligible[[3, 7]] = False
-    state = QueueState(fit, eligible, np.zeros(12, dtype=bool), n_labels=0)
+    pool, state = slot_zero()
     draws, kept = 4000, np.zeros(12)
     coins = np.random.default_rng(7).random(draws)
     for seed in range(draws):
@@ -142,8 +157,8 @@ def test_thinned_draws_are_uniform() -> None:
         q, q_least = (plan.probability[0] - 0.2 / 10) / 0.8, (least - 0.2 / 10) / 0.8
         if plan.audit[0] or coins[seed] * q <= q_least:
             kept[plan.chosen[0]] += 1
-    least = (0.2 + 0.5 * EXPLORE_FLOOR / (1 + EXPLORE_FLOOR)) / 10
-    fresh = kept[eligible] / draws
+    least = FLOOR / 10
+    fresh = kept[state.eligible] / draws
     assert kept[[3, 7]].sum() == 0
     assert np.abs(fresh - least).max() < 4 * np.sqrt(least * (1 - least) / draws)
 
@@ -151,16 +166,7 @@ def test_thinned_draws_are_uniform() -> None:
 def test_exploration_adds_uniform_evidence_beyond_the_audits() -> None:
     """With explore=0.5 the thinned draws outnumber the audit labels: the guarantee of
     `route` has more uniform labels to test on than the audit share alone gives."""
-    s = hw.Session(
-        learning_pool(),
-        classes=[0, 1],
-        features=["a", "b", "c", "d"],
-        truth="truth",
-        store=":memory:",
-        random_state=5,
-        progress=False,
-        explore=0.5,
-    )
+    s = exploring_session(5)
     s.simulate(120)  # a refit after every label: the queue explores from the second class on
     snap = s.snapshot()
     design = draws(snap, labeled_rows(snap))
@@ -173,15 +179,7 @@ def test_labels_given_next_to_a_suggestion_are_not_thinned_in() -> None:
     """A label given with the model's suggestion on screen may lean towards it: such
     draws never join the uniform evidence; the audits (suggestion hidden) still do."""
     frame = learning_pool()
-    s = hw.Session(
-        frame,
-        classes=[0, 1],
-        features=["a", "b", "c", "d"],
-        store=":memory:",
-        random_state=5,
-        progress=False,
-        explore=0.5,
-    )
+    s = exploring_session(5)
     for _ in range(80):
         item = s.queue(1).index[0]
         s.submit(item, int(frame.loc[item, "truth"]), suggestion_shown=True)

@@ -417,9 +417,9 @@ def ratio_interval(
     Why not narrower: near an accuracy of 1 the union covers more than asked (99-100%
     on the easy benchmark sets), but every narrower rule measured on the benchmark's
     sessions (200 per set, explore 0.5, before `queue.EXPLORE_FLOOR` existed) fails
-    elsewhere. Wald alone: 87-88% on digits,
-    82% per subgroup on breast cancer (the Studentized error is right-skewed: sessions
-    that have not drawn the errors get both a high estimate and a small spread).
+    elsewhere. Wald alone: 87-88% on digits, 82% per subgroup on breast cancer (the
+    Studentized error is right-skewed: sessions that have not drawn the errors get both
+    a high estimate and a small spread).
     Cornish-Fisher skewness correction: 89.5-90% on digits. Fold-clustered variance: 88%
     on digits, 86% per subgroup. 40 folds instead of 10: no change. Bootstrap-t and
     percentile bootstraps of the draws: 75-96% (the tail they miss is the draws not
