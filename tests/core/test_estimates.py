@@ -112,8 +112,8 @@ def slot_zero() -> tuple[Any, QueueState]:
     return build_pool(frame, ["x"]), QueueState(fit, eligible, np.zeros(12, bool), n_labels=0)
 
 
-def exploring_session(seed: int) -> hw.Session:
-    """A learning pool labeled with explore=0.5, a refit after every label."""
+def exploring_session(seed: int, explore: float = 0.5) -> hw.Session:
+    """A learning pool labeled with `explore` (half the slots), a refit after every label."""
     return hw.Session(
         learning_pool(),
         classes=[0, 1],
@@ -122,7 +122,7 @@ def exploring_session(seed: int) -> hw.Session:
         store=":memory:",
         random_state=seed,
         progress=False,
-        explore=0.5,
+        explore=explore,
     )
 
 
@@ -144,52 +144,57 @@ def test_recorded_probabilities_match_how_often_the_queue_picks() -> None:
         assert abs(picks[item] / draws - probability) < tolerance, item
 
 
-def test_thinned_draws_are_uniform() -> None:
-    """Keeping every audit pick, and each other slot-0 pick with chance min(q) / q (q:
-    its probability given the slot is no audit; rejection sampling, as
-    `Design.uniform_subset` does) leaves every fresh item equally likely: least each."""
+def test_audits_are_uniform_draws() -> None:
+    """Slot 0 over many seeds: an audit, scheduled or an exploration draw kept as one
+    (`SlotDraws.kept_as_audit`), picks every fresh item equally often, and withholds the
+    model's suggestion. At audit share 0.2 and explore 0.5 a fifth of the exploration
+    draws are kept, so slot 0 is an audit with chance FLOOR = 0.3."""
     pool, state = slot_zero()
-    draws, kept = 4000, np.zeros(12)
-    coins = np.random.default_rng(7).random(draws)
+    draws, audited = 4000, np.zeros(12)
     for seed in range(draws):
         plan = QueuePlanner(pool, MarginSampling(), 0.2, seed, explore=0.5).plan(state, 1)
-        least = SlotPolicy.parse(plan.policy[0]).least
-        q, q_least = (plan.probability[0] - 0.2 / 10) / 0.8, (least - 0.2 / 10) / 0.8
-        if plan.audit[0] or coins[seed] * q <= q_least:
-            kept[plan.chosen[0]] += 1
-    least = FLOOR / 10
-    fresh = kept[state.eligible] / draws
-    assert kept[[3, 7]].sum() == 0
-    assert np.abs(fresh - least).max() < 4 * np.sqrt(least * (1 - least) / draws)
+        if plan.audit[0]:
+            audited[plan.chosen[0]] += 1
+    share = FLOOR / 10
+    fresh = audited[state.eligible] / draws
+    assert audited[[3, 7]].sum() == 0
+    assert np.abs(fresh - share).max() < 4 * np.sqrt(share * (1 - share) / draws)
 
 
-def test_exploration_adds_uniform_evidence_beyond_the_audits() -> None:
-    """With explore=0.5 the thinned draws outnumber the audit labels: the guarantee of
-    `route` has more uniform labels to test on than the audit share alone gives."""
-    s = exploring_session(5)
-    s.simulate(120)  # a refit after every label: the queue explores from the second class on
-    snap = s.snapshot()
-    design = draws(snap, labeled_rows(snap))
-    audits = int(snap.labeled["audit"].sum())
-    assert design.uniform_subset().sum() > 1.4 * audits
-    s.close()
+def test_exploration_adds_audits_beyond_the_schedule() -> None:
+    """With explore=0.5 the audits outnumber the scheduled audit slots: the guarantee of
+    `route` and the audit-only figures have more uniform labels than the audit share
+    alone gives, and every audit row was served without a suggestion."""
+    frame = learning_pool()
+    audits = []
+    for explore in (0.5, 0.0):  # the same seed: the same scheduled audit slots
+        s = exploring_session(5, explore)
+        for _ in range(120):
+            queue = s.queue(1)
+            assert queue["suggestion"][queue["audit"]].isna().all()
+            s.submit(queue.index[0], int(frame.loc[queue.index[0], "truth"]))
+            s.wait()  # a refit after every label: the queue explores from the second class on
+        snap = s.snapshot()
+        audits.append(int(snap.labeled["audit"].sum()))
+        design = draws(snap, labeled_rows(snap))
+        assert design.uniform_subset()[design.audit & design.whole].all()
+        s.close()
+    assert audits[0] > 1.4 * audits[1] > 0
 
 
-def test_labels_given_next_to_a_suggestion_are_not_thinned_in() -> None:
-    """A label given with the model's suggestion on screen may lean towards it: such
-    draws never join the uniform evidence; the audits (suggestion hidden) still do."""
+def test_a_label_given_with_the_suggestion_shown_is_no_audit() -> None:
+    """A caller who says the suggestion was on screen gave an anchored label: even on an
+    item offered as an audit it does not count as one."""
     frame = learning_pool()
     s = exploring_session(5)
-    for _ in range(80):
-        item = s.queue(1).index[0]
-        s.submit(item, int(frame.loc[item, "truth"]), suggestion_shown=True)
+    offered = 0
+    for _ in range(60):
+        queue = s.queue(1)
+        offered += bool(queue["audit"].iloc[0])
+        s.submit(queue.index[0], int(frame.loc[queue.index[0], "truth"]), suggestion_shown=True)
         s.wait()
-    snap = s.snapshot()
-    design = draws(snap, labeled_rows(snap))
-    shown = design.shown & ~design.audit
-    assert shown.sum() > 40
-    assert not (design.uniform_subset() & shown).any()
-    assert design.uniform_subset()[design.audit & design.whole].all()
+    assert offered > 5
+    assert not s.snapshot().labeled["audit"].any()
     s.close()
 
 
@@ -209,7 +214,7 @@ def test_label_events_carry_the_selection_probability() -> None:
     s.submit(first, int(frame.loc[first, "truth"]))
     event = s.event_log()[-1]
     assert event.selection_probability == pytest.approx(1 / 200)  # cold start: uniform
-    assert SlotPolicy.parse(event.query_policy) == SlotPolicy(200, 1.0, 1.0, audit=0.0)
+    assert SlotPolicy.parse(event.query_policy) == SlotPolicy(200, 1.0, 1.0)
     s.simulate(30)
     events = s.events.iloc[1:]
     audit = events[events["audit"]]

@@ -14,6 +14,11 @@ each kind drawn independently per slot with its share; the recorded probability 
 mixture over the three. Because the audit share spreads probability over every fresh item, every
 label then has a known, non-zero probability of having been asked, which is what lets
 `analysis.estimates` weigh actively chosen labels without bias (Horvitz-Thompson).
+
+An audit is a uniform draw shown without the model's suggestion. Besides the scheduled
+audit slots, a share of the exploration draws become audits too: a coin drawn apart
+from the data keeps each with a chance inverse to its weight (`SlotDraws.kept_as_audit`),
+which makes the kept ones uniform. At explore=0.5 this about doubles the audit labels.
 """
 
 from __future__ import annotations
@@ -43,10 +48,9 @@ HEAD = 2048  # rows of each fit's ranking kept in order (`QueuePlanner.prepare`)
 WARM_ROWS = 32  # of those, fetched ahead when the features live on a cluster
 # exploration weights get this share of their mean added (a defensive mixture): every
 # fresh item keeps a chance of an exploration draw, which bounds the estimate's weights
-# and lets a share of the draws be thinned into uniform ones (`Design.uniform_subset`)
+# and lets a fifth of the exploration draws be kept as audits (`SlotDraws.kept_as_audit`)
 EXPLORE_FLOOR = 0.25
 REOFFERED_POLICY = "skipped item offered again (no draw)"
-_POLICY_AUDIT = re.compile(r": audit ([0-9.eE+-]+) uniform")
 _POLICY_TAIL = re.compile(
     r"deff=([0-9.eE+-]+|inf); (?:within=.*; )?support=(\d+); floor=([0-9.eE+-]+)$"
 )
@@ -105,32 +109,19 @@ class SlotPolicy:
     slot are worth one uniform draw for an outcome alike everywhere (1: uniform; about
     1 / audit_share for top-k with audits). An estimate may weigh a label by
     1 / probability only when floor > 0, and must check that the support was every
-    unlabeled item (a focus, a routing cut or a skip narrows it). audit: the slot's
-    audit share, read from the policy's words (None where they do not say).
+    unlabeled item (a focus, a routing cut or a skip narrows it).
     """
 
     support: int
     floor: float
     deff: float = 1.0
-    audit: float | None = None
-
-    @property
-    def least(self) -> float:
-        """The smallest probability any item of the support had."""
-        return self.floor / self.support if self.support else 0.0
 
     @classmethod
     def parse(cls, text: str | None) -> SlotPolicy | None:
         match = _POLICY_TAIL.search(text or "")
         if match is None:
             return None
-        audit = _POLICY_AUDIT.search(text or "")
-        return cls(
-            int(match.group(2)),
-            float(match.group(3)),
-            float(match.group(1)),
-            float(audit.group(1)) if audit else None,
-        )
+        return cls(int(match.group(2)), float(match.group(3)), float(match.group(1)))
 
 
 class AuditSchedule:
@@ -139,7 +130,8 @@ class AuditSchedule:
     The slot pattern and the item order are seeded permutations independent of the
     model, so the first unlabeled item in the order is a uniform draw from the
     unlabeled pool: its label, compared with the model's prediction made before it, is
-    an unbiased check. `was_issued` tells the write path that a label answers an audit.
+    an unbiased check. `was_issued` tells the write path that a label answers an audit
+    (a scheduled one, or an exploration draw kept as one).
     """
 
     def __init__(self, n_items: int, share: float, rng: np.random.Generator):
@@ -192,8 +184,8 @@ class SlotDraws:
     sampling for estimation when the residual variance grows like the score (margin:
     2 p (1 - p) ~ 1 - |p1 - p0|); plain proportional draws would give confident items
     too little chance to be checked. The added floor is a defensive mixture (Hesterberg
-    1995): no item's weight in an estimate can exceed a bound, and every draw can be
-    thinned into a uniform one with probability floor / (support * probability).
+    1995): no item's weight in an estimate can exceed a bound, and an exploration draw
+    can be kept as a uniform one (an audit) with chance lightest weight / its weight.
     """
 
     def __init__(
@@ -244,6 +236,13 @@ class SlotDraws:
             position = int(self.positions[index])
             if position not in self.taken and self.weights[index] > 0:
                 return position
+
+    def kept_as_audit(self, position: int, coin: float) -> bool:
+        """Whether an exploration draw of `position` also serves as an audit: kept with
+        chance lightest / its weight (rejection sampling), so that each item not yet
+        placed is drawn and kept with the same chance, lightest / W, whatever its score.
+        `coin`: a uniform number drawn apart from the data."""
+        return coin * self._weight(position) <= self.lightest
 
     def place(self, position: int) -> tuple[float, float]:
         """Take `position` for the next slot: its selection probability and the floor."""
@@ -406,6 +405,7 @@ class QueuePlanner:
         draws = SlotDraws(scores, fresh, ranked, shares, ties_are_random=not batch)
         audit_picks = iter(self.audits.candidates(fresh, 2 * k) if shares[0] > 0 else [])
         rng = np.random.default_rng([self._draw_seed, state.n_labels])
+        coins = np.random.default_rng([self._draw_seed, state.n_labels, 1])
         name = self.strategy.name if state.fit is not None else "cold start"
         deff = draws.design_effect()
         chosen: list[int] = []
@@ -421,7 +421,8 @@ class QueuePlanner:
                     next((p for p in audit_picks if p not in draws.taken), None),
                 )
             elif self._explore_slots[slot % AUDIT_DRAWS] and draws.can_explore():
-                kind, position = "explore", draws.draw_by_weight(rng)
+                position = draws.draw_by_weight(rng)
+                kind = "audit" if draws.kept_as_audit(position, coins.random()) else "explore"
             else:
                 position = draws.best()
             if position is None:

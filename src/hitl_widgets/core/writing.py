@@ -122,11 +122,14 @@ class Writer:
                 query_score=view.score,
                 time_spent_ms=time_spent_ms,
                 # an audit observation is the first label of a randomly drawn item,
-                # compared with a model that has not seen it; corrections are not
+                # given without the model's suggestion and compared with a model that has
+                # not seen it; corrections, and labels the caller says were shown the
+                # suggestion (anchored by the model they check), are not
                 audit=(
                     action == "label"
                     and (fit is not None or sample is not None)
                     and self.planner.audits.was_issued(position)
+                    and not suggestion_shown
                     and not self.ledger.state.opinions(key)
                 ),
                 basis=basis,

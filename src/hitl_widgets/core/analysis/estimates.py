@@ -51,7 +51,6 @@ probability (labeled outside the queue, by id) only train the model.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 from numbers import Real
 from typing import Any
@@ -229,13 +228,9 @@ class Design:
     times: np.ndarray
     changes: tuple[np.ndarray, np.ndarray, np.ndarray]  # time, row, sign
     n_unusable: int  # first labels with no usable probability
-    least: np.ndarray  # per draw: the smallest probability of any item in its support
     whole: np.ndarray  # per draw: its support was every unlabeled item (no focus, no cut)
-    coins: np.ndarray  # per draw: a uniform number fixed by its event id, not its label
-    support: np.ndarray  # per draw: how many items its slot could have drawn
-    audit_share: np.ndarray  # per draw: its slot's chance of being an audit
-    audit: np.ndarray  # per draw: it answered an audit slot
-    shown: np.ndarray  # per draw: the model's suggestion was on screen when labeled
+    audit: np.ndarray  # per draw: it answered an audit (a uniform draw, suggestion hidden)
+    uniform: np.ndarray  # per draw: its slot drew uniformly, no suggestion on screen
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -247,24 +242,11 @@ class Design:
         return float(np.sum(1.0 / deff))
 
     def uniform_subset(self) -> np.ndarray:
-        """Which draws are uniform draws of the unlabeled items, with labels unanchored by
-        a suggestion (bool per draw): every audit, and a thinned share of the others.
-
-        A slot is an audit (a uniform draw) with probability a, by a pattern fixed in
-        advance; otherwise its item is drawn with q_i = (p_i - a / n) / (1 - a), from the
-        recorded mixture probability p_i. Rejection sampling keeps a non-audit draw with
-        chance min(q) / q_i (its event's coin decides, fixed before its label could
-        matter): every item then had the same chance of being drawn and kept, as in an
-        audit. Only draws labeled with no suggestion on screen (blind mode, simulations)
-        are thinned: a label given next to the model's suggestion may lean towards it,
-        and audits hide it for that reason. At explore=0.5 this doubles the audit share.
-        """
-        a = self.audit_share
-        rest = np.maximum(1 - a, 1e-12)
-        q = (self.probability - a / self.support) / rest
-        q_least = (self.least - a / self.support) / rest
-        thinned = ~self.audit & ~self.shown & (q_least > 0) & (self.coins * q <= q_least)
-        return (self.audit | thinned) & self.whole
+        """Which draws are uniform draws of every unlabeled item, with labels unanchored
+        by a suggestion (bool per draw): the audits, scheduled or kept from exploration
+        (`queue.SlotDraws.kept_as_audit`), and the cold start's random order, where the
+        support was not narrowed."""
+        return (self.audit | self.uniform) & self.whole
 
     def corrections(self, residual: np.ndarray) -> np.ndarray:
         """Per draw, an unbiased estimate of sum(residual) over the items unlabeled now.
@@ -304,15 +286,13 @@ def draws(snap: Snapshot, rows: Labeled) -> Design:
             if usable is None or row is None:
                 unusable += 1
             else:
-                probability, deff, short, policy = usable
+                probability, deff, short, uniform = usable
                 # unreachable: not in the draw's support, or labeled then and unlabeled now
                 unreachable = short + decided - decided_now
-                share = snap.config.audit_share if policy.audit is None else policy.audit
                 found.append(
                     (
-                        *(time, row, probability, deff, unreachable, policy.least),
-                        *(short == 0, _coin(event.event_id), policy.support, share),
-                        *(bool(event.audit), bool(event.suggestion_shown)),
+                        *(time, row, probability, deff, unreachable, short == 0),
+                        *(bool(event.audit), uniform and not event.suggestion_shown),
                     )
                 )
                 weights.append(1.0 / ((n_pool - decided) ** 2 * deff))
@@ -325,16 +305,11 @@ def draws(snap: Snapshot, rows: Labeled) -> Design:
     return _design(found, weights, changes, unusable)
 
 
-def _coin(event_id: str) -> float:
-    """A uniform number in [0, 1) fixed by an event id (random, so independent of the label)."""
-    return int.from_bytes(hashlib.sha256(event_id.encode()).digest()[:8], "big") / 2.0**64
-
-
 def _usable(
     event: Any, unlabeled: int, row: int | None, undone: bool
-) -> tuple[float, float, int, SlotPolicy] | None:
-    """(probability, design effect, unreachable items, slot policy) of a first label,
-    or None."""
+) -> tuple[float, float, int, bool] | None:
+    """(probability, design effect, unreachable items, whether the slot drew uniformly)
+    of a first label, or None."""
     policy = SlotPolicy.parse(event.query_policy)
     probability = event.selection_probability
     if row is None or undone or policy is None or probability is None:
@@ -343,7 +318,8 @@ def _usable(
         return None
     if not 0 < probability <= 1 or policy.support > unlabeled:
         return None  # drawn among items some of which were labeled already: not a draw of U
-    return float(probability), policy.deff, unlabeled - policy.support, policy
+    uniform = policy.floor >= 1 - 1e-9  # every item of the support equally likely
+    return float(probability), policy.deff, unlabeled - policy.support, uniform
 
 
 def _design(
@@ -352,7 +328,7 @@ def _design(
     changes: list[tuple[int, int, int]],
     unusable: int,
 ) -> Design:
-    table = np.array(found, dtype=float).reshape(-1, 12)
+    table = np.array(found, dtype=float).reshape(-1, 8)
     weight = np.asarray(weights, dtype=float)
     change = np.array(changes, dtype=np.int64).reshape(-1, 3)
     return Design(
@@ -364,13 +340,9 @@ def _design(
         times=table[:, 0].astype(np.int64),
         changes=(change[:, 0], change[:, 1], change[:, 2]),
         n_unusable=unusable,
-        least=table[:, 5],
-        whole=table[:, 6].astype(bool),
-        coins=table[:, 7],
-        support=table[:, 8],
-        audit_share=table[:, 9],
-        audit=table[:, 10].astype(bool),
-        shown=table[:, 11].astype(bool),
+        whole=table[:, 5].astype(bool),
+        audit=table[:, 6].astype(bool),
+        uniform=table[:, 7].astype(bool),
     )
 
 

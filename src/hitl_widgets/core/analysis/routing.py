@@ -12,13 +12,14 @@ the truth column when there is one.
 one for which the error among auto-accepted items is at most `max_error` with
 probability at least 1 - delta (selective classification with risk control: Geifman and
 El-Yaniv 2017; Learn-then-Test, Angelopoulos et al. 2021). The evidence is the labels
-the queue drew uniformly at random (audits, and draws labeled blind thinned into
-uniform ones by rejection: `estimates.Design.uniform_subset`), each scored
-by a model fitted without it (cross-fitting, as in `estimates`), so they stand for
-unlabeled items seen by the current model. Thresholds are tested from high to low on a grid fixed
-in advance, each with an exact binomial test at level delta (Clopper-Pearson), and the
-walk stops at the first failure: fixed-sequence testing needs no multiplicity correction,
-so the chosen threshold keeps the guarantee. Too few labels give no threshold and an
+the queue drew uniformly at random and showed without a suggestion (the audits:
+scheduled ones, and with `explore` a share of the exploration draws kept as audits by
+rejection, `queue.SlotDraws.kept_as_audit`), each scored by a model fitted without it
+(cross-fitting, as in `estimates`), so they stand for unlabeled items seen by the
+current model. Thresholds are tested from high to low on a grid fixed in advance, each
+with an exact binomial test at level delta (Clopper-Pearson), and the walk stops at the
+first failure: fixed-sequence testing needs no multiplicity correction, so the chosen
+threshold keeps the guarantee. Too few labels give no threshold and an
 estimate of how many more audit labels it would take, never a guess.
 """
 
@@ -357,10 +358,8 @@ def _uniform_evidence(
     """Cross-fitted confidence and correctness of the uniformly drawn labels, their rows,
     and the share of the session's draws that were kept as uniform ones.
 
-    Uniform draws (`Design.uniform_subset`): the audits, and the other draws labeled
-    with no suggestion on screen, thinned by rejection to the chance that makes every
-    unlabeled item equally likely. Each is judged by a model
-    fitted without it.
+    Uniform draws (`Design.uniform_subset`): the audits drawn from every unlabeled
+    item, scheduled or kept from exploration. Each is judged by a model fitted without it.
     """
     rows = labeled_rows(snap)
     proba = cached_cross_fit(snap, rows, folds)
