@@ -32,6 +32,7 @@ class Ledger:
         self.resolved = np.zeros(n, dtype=bool)  # a reviewer decided it
         self.label_version = 0  # bumps on every event that can change a label
         self.n_label_events = 0  # "label" events applied: drives the audit schedule
+        self.n_my_labels = 0  # of those, this annotator's: which queue a label answers
         self.synced = 0  # store position read so far
 
     def apply(self, event: LabelEvent) -> bool:
@@ -54,6 +55,7 @@ class Ledger:
             self.label_version += 1
         if event.action == "label":
             self.n_label_events += 1
+            self.n_my_labels += event.annotator == self.annotator
         return True
 
     def open_for_me(self, overlap: int) -> np.ndarray:

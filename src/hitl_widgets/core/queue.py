@@ -72,6 +72,7 @@ class QueueState:
     within: str | None = None
     # a newer model's ranking of the candidate sample: serves until the rescoring ends
     sample: SampleFit | None = None
+    n_mine: int = 0  # this annotator's label events so far: which queue a label answers
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class Offer:
     probability: np.ndarray
     policy: tuple[str, ...]
     audit: np.ndarray
-    n_labels: int  # label events when it was planned
+    n_mine: int  # the annotator's label events when it was planned
 
 
 @dataclass(frozen=True)
@@ -371,11 +372,13 @@ class QueuePlanner:
         if warm is not None:
             warm(head[:WARM_ROWS])
 
-    def answered(self, position: int, done: Callable[[np.ndarray], bool], n_labels: int) -> Answer:
+    def answered(self, position: int, done: Callable[[np.ndarray], bool], n_mine: int) -> Answer:
         """The queue slot a label of this row answers: in the newest recent plan that
         offered it with every row placed before it `done` (labeled, settled or skipped)
-        and no other label since: the plan whose order the annotator followed (a card
-        kept on screen while a re-rank arrived comes from an older plan). A row offered
+        and no other label of this annotator since (`n_mine`: her label events so far; a
+        teammate's labels elsewhere do not change which card she answers): the plan whose
+        order she followed (a card kept on screen while a re-rank arrived comes from an
+        older plan). A row offered
         only behind rows still open was chosen, not drawn (picked from "up next"); one
         answered in order but after other labels than those before it was drawn from a
         pool that has changed since (labels faster than the queue is replanned). Neither
@@ -391,7 +394,7 @@ class QueuePlanner:
             offered, j = True, int(slot[0])
             if j > 0 and not done(offer.chosen[:j]):
                 continue
-            if n_labels - offer.n_labels > j:
+            if n_mine - offer.n_mine > j:
                 stale = True
                 continue
             probability = float(offer.probability[j])
@@ -410,7 +413,7 @@ class QueuePlanner:
         if state.sample is not None:
             plan = self._from_sample(state, state.sample, fresh, k)
             if plan is not None:
-                self._remember(plan, state.n_labels)
+                self._remember(plan, state.n_mine)
                 return plan
         scores, reason = self._scores(state.fit)
         # top-k slots take ranked rows in turn; rank 2k (a batch strategy: k) so that the
@@ -422,7 +425,7 @@ class QueuePlanner:
         if len(plan.chosen) < k:
             skipped = state.eligible & state.skipped
             plan = plan.with_skipped(self._select(state.fit, scores, skipped, k - len(plan.chosen)))
-        self._remember(plan, state.n_labels)
+        self._remember(plan, state.n_mine)
         return plan
 
     def _fill(
@@ -524,9 +527,28 @@ class QueuePlanner:
         self._sample_rank = (sample, ranked)
         return ranked
 
-    def _remember(self, plan: Plan, n_labels: int) -> None:
+    def narrow(self, plan: Plan, positions: np.ndarray) -> None:
+        """Remember the part of `plan` handed to this annotator (the rows a claim won),
+        in its order: rows teammates won are no longer ahead of hers."""
+        with self._recent_lock:
+            whole = next((o for o in reversed(self._recent) if o.chosen is plan.chosen), None)
+            if whole is None:  # pushed out by newer plans: nothing to narrow
+                return
+            keep = np.isin(whole.chosen, positions)
+            policy = tuple(text for text, kept in zip(whole.policy, keep, strict=True) if kept)
+            self._recent.append(
+                Offer(
+                    whole.chosen[keep],
+                    whole.probability[keep],
+                    policy,
+                    whole.audit[keep],
+                    whole.n_mine,
+                )
+            )
+
+    def _remember(self, plan: Plan, n_mine: int) -> None:
         """Keep the plan for the labels that may answer its slots (`answered`)."""
-        offer = Offer(plan.chosen, plan.probability, plan.policy, plan.audit, n_labels)
+        offer = Offer(plan.chosen, plan.probability, plan.policy, plan.audit, n_mine)
         with self._recent_lock:
             self._recent.append(offer)
 

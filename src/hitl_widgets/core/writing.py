@@ -109,7 +109,7 @@ class Writer:
             # the queue slot this label answers, with how likely that slot was to offer
             # the item (for estimates): none for an item picked out of the queue's order
             answer = (
-                self.planner.answered(position, self._done_for_me, self.ledger.n_label_events)
+                self.planner.answered(position, self._done_for_me, self.ledger.n_my_labels)
                 if action == "label"
                 else Answer()
             )
