@@ -24,14 +24,7 @@ import hitl_widgets as hw
 from hitl_widgets.core.analysis.estimates import draws, labeled_rows
 from hitl_widgets.core.analysis.intervals import wilson_interval
 from hitl_widgets.core.pool import build_pool
-from hitl_widgets.core.queue import (
-    EXPLORE_FLOOR,
-    PICKED_POLICY,
-    STALE_POLICY,
-    QueuePlanner,
-    QueueState,
-    SlotPolicy,
-)
+from hitl_widgets.core.queue import EXPLORE_FLOOR, QueuePlanner, QueueState, SlotPolicy
 from hitl_widgets.core.scoring import PoolScores
 from hitl_widgets.core.strategies import MarginSampling
 from hitl_widgets.core.training import FitResult
@@ -231,16 +224,6 @@ def test_label_events_carry_the_selection_probability() -> None:
     by_hand = next(i for i in frame.index if not s.is_labeled(i) and i not in s.queue(5).index)
     s.submit(by_hand, 0)
     assert s.event_log()[-1].selection_probability is None  # not offered: no draw
-    queue = s.queue(3)
-    s.submit(queue.index[2], 0)  # offered, but chosen before the two ahead of it
-    event = s.event_log()[-1]
-    assert event.selection_probability is None and not event.audit
-    assert event.query_policy == PICKED_POLICY
-    s.submit(queue.index[0], 0)  # planned before that label: the pool it was drawn from
-    event = s.event_log()[-1]  # has changed since
-    assert event.selection_probability is None and event.query_policy == STALE_POLICY
-    s.submit(s.queue(1).index[0], 0)  # a queue planned now: a draw again
-    assert s.event_log()[-1].selection_probability is not None
     s.close()
 
 

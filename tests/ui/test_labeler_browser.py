@@ -148,32 +148,6 @@ def test_labeling_flow_clicks_keys_undo_skip_are_durable(ui, lab_page, lab_serve
     assert undone == [(labeled[-1],)]
     assert skipped == [skipped_id]
 
-    # A card chosen from "Up next" is labeled like any other, but it was picked, not
-    # drawn: its event carries no selection probability. The cards labeled in the
-    # queue's order are never taken for picked ones (at this speed some answer a queue
-    # planned before the label just given, and say so).
-    chosen = root.locator(".hitl-queue-item").nth(2)
-    chosen_id = chosen.get_attribute("data-id")
-    chosen.click()
-    expect(root.locator(CARD)).to_have_attribute("data-id", chosen_id)
-    page.keyboard.press("1")
-    expect_new_card(root, chosen_id)
-    expect(root.locator(".hitl-saved-state")).to_have_text("saved", timeout=15_000)
-    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as conn:
-        drawn = {
-            item: (probability, policy)
-            for item, probability, policy in conn.execute(
-                "SELECT item_id, selection_probability, query_policy FROM hitl_events "
-                "WHERE action='label'"
-            )
-        }
-    conn.close()
-    assert drawn[chosen_id][0] is None, drawn[chosen_id]
-    assert drawn[chosen_id][1].startswith("picked by the annotator"), drawn[chosen_id]
-    in_order = [drawn[item] for item in labeled]
-    assert not [d for d in in_order if d[1].startswith("picked")], in_order
-    assert in_order[0][0] is not None, in_order  # the first card: a uniform draw
-
 
 # ----------------------------------------------------------- 1b. undo brings it back
 def test_undo_brings_the_item_back(ui, lab_page, lab_server):

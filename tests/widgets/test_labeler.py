@@ -159,19 +159,6 @@ def test_blind_mode_records_suggestion_not_shown(tmp_path):
     assert not s.events["suggestion_shown"].any()
 
 
-def test_a_card_picked_out_of_order_is_recorded_as_no_draw(tmp_path):
-    s = make_session(tmp_path)
-    w = hw.Labeler(s)
-    Recorder(w)
-    first, later = w.items[0]["id"], w.items[2]["id"]
-    send(w, kind="label", id=first, class_index=0, client_id="p0")
-    send(w, kind="label", id=later, class_index=1, client_id="p1")  # skips items[1]
-    events = s.events.set_index("item_id")
-    assert events.loc[first, "selection_probability"] > 0
-    assert pd.isna(events.loc[later, "selection_probability"])
-    assert events.loc[later, "query_policy"].startswith("picked by the annotator")
-
-
 def test_truth_column_is_hidden_and_views_are_json(tmp_path):
     s = make_session(tmp_path)
     w = hw.Labeler(s)

@@ -32,7 +32,6 @@ class Ledger:
         self.resolved = np.zeros(n, dtype=bool)  # a reviewer decided it
         self.label_version = 0  # bumps on every event that can change a label
         self.n_label_events = 0  # "label" events applied: drives the audit schedule
-        self.n_my_labels = 0  # of those, this annotator's: which queue a label answers
         self.synced = 0  # store position read so far
 
     def apply(self, event: LabelEvent) -> bool:
@@ -55,23 +54,11 @@ class Ledger:
             self.label_version += 1
         if event.action == "label":
             self.n_label_events += 1
-            self.n_my_labels += event.annotator == self.annotator
         return True
 
     def open_for_me(self, overlap: int) -> np.ndarray:
         """Items this annotator may still be asked: no opinion of hers, opinions wanted."""
         return ~self.mine & (self.opinions < overlap) & ~self.resolved
-
-    def done_for_me(self, positions: np.ndarray, overlap: int) -> bool:
-        """Whether none of these items is fresh for this annotator any more: each has
-        her opinion, enough opinions or a resolution, or she skipped it."""
-        open_now = positions[
-            ~self.mine[positions] & (self.opinions[positions] < overlap) & ~self.resolved[positions]
-        ]
-        if len(open_now) == 0:
-            return True
-        skipped = self.state.skipped(self.annotator)
-        return all(self.pool.codec.encode(self.pool.ids[p]) in skipped for p in open_now)
 
     def skipped_mask(self) -> np.ndarray:
         mask = np.zeros(len(self.pool), dtype=bool)

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import Counter, deque
-from collections.abc import Callable, Hashable, Sequence
+from collections import Counter
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
@@ -51,9 +51,6 @@ WARM_ROWS = 32  # of those, fetched ahead when the features live on a cluster
 # and lets a fifth of the exploration draws be kept as audits (`SlotDraws.kept_as_audit`)
 EXPLORE_FLOOR = 0.25
 REOFFERED_POLICY = "skipped item offered again (no draw)"
-PICKED_POLICY = "picked by the annotator out of the queue's order (no draw)"
-STALE_POLICY = "answered a queue planned before later labels (no draw)"
-RECENT_PLANS = 64  # plans a label may answer: a card shown from a queue since replaced
 _POLICY_TAIL = re.compile(
     r"deff=([0-9.eE+-]+|inf); (?:within=.*; )?support=(\d+); floor=([0-9.eE+-]+)$"
 )
@@ -72,7 +69,6 @@ class QueueState:
     within: str | None = None
     # a newer model's ranking of the candidate sample: serves until the rescoring ends
     sample: SampleFit | None = None
-    n_mine: int = 0  # this annotator's label events so far: which queue a label answers
 
 
 @dataclass(frozen=True)
@@ -99,28 +95,6 @@ class Plan:
             np.concatenate([self.explored, np.zeros(len(extra), dtype=bool)]),
             self.sample,
         )
-
-
-@dataclass(frozen=True)
-class Offer:
-    """What one plan offered, kept for the labels that answer it (not its scores: a
-    plan's per-row scores would keep old fits' arrays alive)."""
-
-    chosen: np.ndarray
-    probability: np.ndarray
-    policy: tuple[str, ...]
-    audit: np.ndarray
-    n_mine: int  # the annotator's label events when it was planned
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What a label answered: the slot's selection probability (None: no draw), its
-    policy in words, and whether the slot was an audit."""
-
-    probability: float | None = None
-    policy: str | None = None
-    audit: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,18 +125,25 @@ class SlotPolicy:
 
 
 class AuditSchedule:
-    """Which queue slots are uniformly random audit items, and in which order they come.
+    """Which queue slots are uniformly random audit items, and which items were issued.
 
     The slot pattern and the item order are seeded permutations independent of the
     model, so the first unlabeled item in the order is a uniform draw from the
     unlabeled pool: its label, compared with the model's prediction made before it, is
-    an unbiased check.
+    an unbiased check. `was_issued` tells the write path that a label answers an audit
+    (a scheduled one, or an exploration draw kept as one).
     """
 
     def __init__(self, n_items: int, share: float, rng: np.random.Generator):
         self.share = share
         self.order = _compact(rng.permutation(n_items))
         self.slots = rng.random(AUDIT_DRAWS) < share
+        self._issued: set[int] = set()
+        self._lock = threading.Lock()
+
+    def was_issued(self, position: int) -> bool:
+        with self._lock:
+            return position in self._issued
 
     def is_audit(self, slot: int) -> bool:
         return bool(self.slots[slot % AUDIT_DRAWS])
@@ -176,6 +157,16 @@ class AuditSchedule:
             if len(picks) >= count:
                 break
         return picks
+
+    def issue(self, positions: list[int], kinds: list[str]) -> None:
+        """Remember how each served item was last offered: an item offered as an audit
+        and later served again as an ordinary pick is no longer an audit observation."""
+        with self._lock:
+            for position, kind in zip(positions, kinds, strict=True):
+                if kind == "audit":
+                    self._issued.add(position)
+                else:
+                    self._issued.discard(position)
 
 
 class SlotDraws:
@@ -349,8 +340,8 @@ class QueuePlanner:
         self._explore_slots = ~self.audits.slots & (draws.random(AUDIT_DRAWS) < chance)
         self._zeros: np.ndarray | None = None  # the scores before a fit, made when needed
         self._free_scores: np.ndarray | None = None
-        self._recent: deque[Offer] = deque(maxlen=RECENT_PLANS)  # newest last
-        self._recent_lock = threading.Lock()
+        self._served: dict[int, tuple[float, str]] = {}
+        self._served_lock = threading.Lock()
         # (scores array, its HEAD best rows in ranking order) of the latest fit prepared
         self._head: tuple[np.ndarray, np.ndarray] | None = None
         self._sample_rank: tuple[SampleFit, np.ndarray] | None = None
@@ -372,40 +363,10 @@ class QueuePlanner:
         if warm is not None:
             warm(head[:WARM_ROWS])
 
-    def answered(self, position: int, done: Callable[[np.ndarray], bool], n_mine: int) -> Answer:
-        """The queue slot a label of this row answers: in the newest recent plan that
-        offered it with every row placed before it `done` (labeled, settled or skipped)
-        and no other label of this annotator since (`n_mine`: her label events so far; a
-        teammate's labels elsewhere do not change which card she answers): the plan whose
-        order she followed (a card kept on screen while a re-rank arrived comes from an
-        older plan). A row offered
-        only behind rows still open was chosen, not drawn (picked from "up next"); one
-        answered in order but after other labels than those before it was drawn from a
-        pool that has changed since (labels faster than the queue is replanned). Neither
-        gets a probability or counts as an audit; the policy says which it was.
-        """
-        with self._recent_lock:
-            offers = list(self._recent)
-        offered = stale = False
-        for offer in reversed(offers):
-            slot = np.flatnonzero(offer.chosen == position)
-            if len(slot) == 0:
-                continue
-            offered, j = True, int(slot[0])
-            if j > 0 and not done(offer.chosen[:j]):
-                continue
-            if n_mine - offer.n_mine > j:
-                stale = True
-                continue
-            probability = float(offer.probability[j])
-            return Answer(
-                None if np.isnan(probability) else probability,
-                offer.policy[j],
-                bool(offer.audit[j]),
-            )
-        if stale:
-            return Answer(policy=STALE_POLICY)
-        return Answer(policy=PICKED_POLICY) if offered else Answer()
+    def served(self, position: int) -> tuple[float | None, str | None]:
+        """(selection probability, policy) of the latest queue slot that offered this row."""
+        with self._served_lock:
+            return self._served.get(position, (None, None))
 
     def plan(self, state: QueueState, k: int) -> Plan:
         """The next k rows: fresh ones by score (audits mixed in), then skipped ones."""
@@ -413,7 +374,7 @@ class QueuePlanner:
         if state.sample is not None:
             plan = self._from_sample(state, state.sample, fresh, k)
             if plan is not None:
-                self._remember(plan, state.n_mine)
+                self._remember(plan)
                 return plan
         scores, reason = self._scores(state.fit)
         # top-k slots take ranked rows in turn; rank 2k (a batch strategy: k) so that the
@@ -425,7 +386,7 @@ class QueuePlanner:
         if len(plan.chosen) < k:
             skipped = state.eligible & state.skipped
             plan = plan.with_skipped(self._select(state.fit, scores, skipped, k - len(plan.chosen)))
-        self._remember(plan, state.n_mine)
+        self._remember(plan)
         return plan
 
     def _fill(
@@ -472,6 +433,7 @@ class QueuePlanner:
             kinds.append(kind)
             probabilities.append(probability)
             policies.append(_policy_text(name, shares, (deff, support, floor), state.within))
+        self.audits.issue(chosen, kinds)
         return Plan(
             np.asarray(chosen, dtype=np.intp),
             np.asarray([kind == "audit" for kind in kinds], dtype=bool),
@@ -503,6 +465,7 @@ class QueuePlanner:
                 return None
             chosen.append(position)
             kinds.append("audit" if audit else "top")
+        self.audits.issue(chosen, kinds)
         n = len(chosen)
         return Plan(
             np.asarray(chosen, dtype=np.intp),
@@ -527,30 +490,15 @@ class QueuePlanner:
         self._sample_rank = (sample, ranked)
         return ranked
 
-    def narrow(self, plan: Plan, positions: np.ndarray) -> None:
-        """Remember the part of `plan` handed to this annotator (the rows a claim won),
-        in its order: rows teammates won are no longer ahead of hers."""
-        with self._recent_lock:
-            whole = next((o for o in reversed(self._recent) if o.chosen is plan.chosen), None)
-            if whole is None:  # pushed out by newer plans: nothing to narrow
-                return
-            keep = np.isin(whole.chosen, positions)
-            policy = tuple(text for text, kept in zip(whole.policy, keep, strict=True) if kept)
-            self._recent.append(
-                Offer(
-                    whole.chosen[keep],
-                    whole.probability[keep],
-                    policy,
-                    whole.audit[keep],
-                    whole.n_mine,
-                )
-            )
-
-    def _remember(self, plan: Plan, n_mine: int) -> None:
-        """Keep the plan for the labels that may answer its slots (`answered`)."""
-        offer = Offer(plan.chosen, plan.probability, plan.policy, plan.audit, n_mine)
-        with self._recent_lock:
-            self._recent.append(offer)
+    def _remember(self, plan: Plan) -> None:
+        """Keep each offered row's probability for the label that may answer it."""
+        rows = zip(plan.chosen.tolist(), plan.probability.tolist(), plan.policy, strict=True)
+        with self._served_lock:
+            for position, probability, policy in rows:
+                if np.isnan(probability):
+                    self._served.pop(position, None)
+                else:
+                    self._served[position] = (probability, policy)
 
     def _scores(self, fit: FitResult | None) -> tuple[np.ndarray, str]:
         if self.strategy.name == "random":

@@ -51,7 +51,7 @@ from .ledger import Ledger
 from .observers import Observers
 from .pool import FeatureSpec
 from .progress import Progress
-from .queue import Plan, QueuePlanner, QueueState, queue_frame
+from .queue import QueuePlanner, QueueState, queue_frame
 from .refits import Refits
 from .reports import Reports
 from .simulate import simulate
@@ -406,11 +406,7 @@ class Session(Reports):
         uniformly random item: see `audit_share`) and skipped (skipped items come after
         every unskipped one). A `focus` or a `route` restricts the queue.
         """
-        frame, _ = self._plan(check_count(k, "k"))
-        return frame
-
-    def _plan(self, k: int) -> tuple[pd.DataFrame, Plan]:
-        """The queue's next k rows, and the plan behind them (for `claim`)."""
+        k = check_count(k, "k")
         with self._lock:
             fit, sample = self._refits.serving()
             eligible = self._ledger.open_for_me(self.overlap)
@@ -427,10 +423,9 @@ class Session(Reports):
                 self._ledger.n_label_events,
                 within=frame_text(self._focus, routed),
                 sample=sample,
-                n_mine=self._ledger.n_my_labels,
             )
         plan = self._planner.plan(state, k)
-        return queue_frame(plan, fit, self.classes, skipped, self._index), plan
+        return queue_frame(plan, fit, self.classes, skipped, self._index)
 
     def claim(self, k: int = 10) -> pd.DataFrame:
         """Like `queue`, but atomically reserve the items for this annotator.
@@ -442,15 +437,13 @@ class Session(Reports):
         self.sync()
         window = max(4 * k, k + 20)
         while True:
-            ranked, plan = self._plan(window)
+            ranked = self.queue(window)
             keys = [self.pool.codec.encode(i) for i in ranked.index]
             won = set(
                 self.store.claim(self.annotator, keys, k, self.overlap, self.config.claim_ttl)
             )
             if len(won) >= k or len(ranked) < window:  # filled, or nothing more to try
-                mine = ranked[[key in won for key in keys]]
-                self._planner.narrow(plan, self.pool.positions(mine.index))
-                return mine
+                return ranked[[key in won for key in keys]]
             window *= 4  # the best items are held by others: look further down
 
     def focus(self, where: dict[str, Any] | pd.Series | pd.DataFrame | None = None) -> None:

@@ -649,8 +649,7 @@ def _note(
     if design.n_unusable:
         text += (
             f"; {design.n_unusable} label(s) had no usable selection probability (given "
-            "outside the queue's order, faster than it was replanned, or from a narrowed "
-            "queue) and only train the model"
+            "outside the queue or from a narrowed queue) and only train the model"
         )
     if interval.slack > 0:
         text += (
