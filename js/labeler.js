@@ -62,6 +62,7 @@ function render({ model, el }) {
   // names in `closed` (labeled meanwhile: by a cell, a simulated oracle, a teammate)
   // is never held, whatever Python knew about the card when it computed the queue.
   let heldItem = null;
+  let cardPlan = null;
   const getItems = () => {
     const closed = idSet(model.get("closed"));
     const items = validItems(model.get("items")).filter((it) => !closed.has(it.id));
@@ -131,6 +132,9 @@ function render({ model, el }) {
   function setCurrent(id) {
     if (id !== currentId) {
       heldItem = findItem(getItems(), id);
+      // the queue the card comes from, kept while a re-ranked list keeps the card: a
+      // label answers the list it was shown from, which only the browser knows
+      cardPlan = heldItem && Number.isInteger(heldItem.plan) ? heldItem.plan : null;
       currentId = id;
       shownAt = now();
     }
@@ -248,6 +252,7 @@ function render({ model, el }) {
       id: item.id,
       class_index: index,
       suggestion_shown: !blind && suggestionIndex(item, classes) !== null,
+      plan: cardPlan,
       time_spent_ms: Math.max(0, Math.round(now() - shownAt)),
       client_id: newClientId(),
     };

@@ -359,6 +359,20 @@ describe("optimistic labeling and acks", () => {
 });
 
 describe("re-ranking", () => {
+  it("a label names the queue its card was shown from, through a re-rank", () => {
+    const listed = (plan, ...xs) => xs.map((id) => textItem(id, undefined, { plan }));
+    const model = fakeModel(defaultState({ items: listed(7, "a", "b", "c") }));
+    const w = mount(model);
+    key(w.root, "1"); // a, from queue 7; the card is now b, also from queue 7
+    model.py("items", listed(8, "d", "b", "c")); // a re-rank keeps b on screen
+    expect(w.cardId()).toBe("b");
+    key(w.root, "1"); // b still answers queue 7; then d, the first of queue 8
+    key(w.root, "1");
+    const sent = sentOfKind(model, "label").map((m) => [m.id, m.plan]);
+    expect(sent).toEqual([["a", 7], ["b", 7], ["d", 8]]);
+    w.cleanup();
+  });
+
   it("keeps the current card when it is still present", () => {
     const model = fakeModel(defaultState());
     const w = mount(model);

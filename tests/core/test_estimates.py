@@ -24,7 +24,13 @@ import hitl_widgets as hw
 from hitl_widgets.core.analysis.estimates import draws, labeled_rows
 from hitl_widgets.core.analysis.intervals import wilson_interval
 from hitl_widgets.core.pool import build_pool
-from hitl_widgets.core.queue import EXPLORE_FLOOR, QueuePlanner, QueueState, SlotPolicy
+from hitl_widgets.core.queue import (
+    EXPLORE_FLOOR,
+    UNORDERED_POLICY,
+    QueuePlanner,
+    QueueState,
+    SlotPolicy,
+)
 from hitl_widgets.core.scoring import PoolScores
 from hitl_widgets.core.strategies import MarginSampling
 from hitl_widgets.core.training import FitResult
@@ -224,6 +230,37 @@ def test_label_events_carry_the_selection_probability() -> None:
     by_hand = next(i for i in frame.index if not s.is_labeled(i) and i not in s.queue(5).index)
     s.submit(by_hand, 0)
     assert s.event_log()[-1].selection_probability is None  # not offered: no draw
+    s.close()
+
+
+def test_a_label_is_a_draw_only_in_the_queue_order() -> None:
+    """An item taken while items ahead of it in its queue were open was chosen by a
+    person: no probability, no audit. Items taken in order answer the queue they came
+    from (`plan`), even after a newer queue was planned."""
+    frame = fixed_pool(200)
+    s = hw.Session(
+        frame,
+        classes=[0, 1],
+        features=["p", "noise"],
+        model=FixedModel(),
+        truth="truth",
+        store=":memory:",
+        random_state=0,
+        progress=False,
+    )
+    s.simulate(10)
+    first = s.queue(3)
+    s.submit(first.index[2], 0)  # two items ahead of it are open
+    event = s.event_log()[-1]
+    assert event.selection_probability is None and not event.audit
+    assert event.query_policy == UNORDERED_POLICY
+    newer = s.queue(3)  # planned after that label: the rows ahead are first's own
+    assert newer.attrs["plan"] != first.attrs["plan"]
+    for item in first.index[:2]:
+        s.submit(item, 0, plan=first.attrs["plan"])
+        assert s.event_log()[-1].selection_probability is not None
+    with pytest.raises(ValueError, match="plan must be at least 0"):
+        s.submit(newer.index[0], 0, plan=-2)
     s.close()
 
 

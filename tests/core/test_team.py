@@ -46,6 +46,22 @@ def test_overlap_two_gives_each_item_to_two_people(tmp_path):
     assert not set(cy.queue(200).index) & set(a.index)  # two opinions each: done
 
 
+def test_claimed_items_labeled_in_order_are_draws(tmp_path):
+    """A claim hands out the queue minus the items teammates won: labeling one's own
+    claimed items in their order answers that queue, so each label keeps its selection
+    probability, while teammates label in between."""
+    path = tmp_path / "team.db"
+    ana, bo = member(path, "ana"), member(path, "bo")
+    truth = pool()["truth"]
+    bo_items = iter(bo.claim(10).index)  # bo won the best ten: ana's claim skips them
+    for item in ana.claim(5).index:
+        ana.submit(item, truth[item])
+        bo.submit(next(bo_items), truth.iloc[0])
+        ana.sync()
+    events = ana.events[ana.events["annotator"] == "ana"]
+    assert len(events) == 5 and events["selection_probability"].notna().all()
+
+
 def test_claims_expire(tmp_path):
     path = tmp_path / "team.db"
     ana = member(path, "ana", claim_ttl=0.0)

@@ -148,6 +148,30 @@ def test_labeling_flow_clicks_keys_undo_skip_are_durable(ui, lab_page, lab_serve
     assert undone == [(labeled[-1],)]
     assert skipped == [skipped_id]
 
+    # A card chosen from "Up next" is labeled like any other, but a person chose it: its
+    # event carries no selection probability. Every card labeled in the queue's order
+    # keeps one, though the clicks above came faster than the kernel replans: each label
+    # names the list its card was shown from, kept through re-ranks.
+    chosen = root.locator(".hitl-queue-item").nth(2)
+    chosen_id = chosen.get_attribute("data-id")
+    chosen.click()
+    expect(root.locator(CARD)).to_have_attribute("data-id", chosen_id)
+    page.keyboard.press("1")
+    expect_new_card(root, chosen_id)
+    expect(root.locator(".hitl-saved-state")).to_have_text("saved", timeout=15_000)
+    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as conn:
+        drawn = {
+            item: (probability, policy)
+            for item, probability, policy in conn.execute(
+                "SELECT item_id, selection_probability, query_policy FROM hitl_events "
+                "WHERE action='label'"
+            )
+        }
+    conn.close()
+    assert drawn[chosen_id][0] is None, drawn[chosen_id]
+    assert drawn[chosen_id][1].startswith("picked out of the queue's order"), drawn
+    assert all(drawn[item][0] is not None for item in labeled), [drawn[i] for i in labeled]
+
 
 # ----------------------------------------------------------- 1b. undo brings it back
 def test_undo_brings_the_item_back(ui, lab_page, lab_server):

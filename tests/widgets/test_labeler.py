@@ -159,6 +159,21 @@ def test_blind_mode_records_suggestion_not_shown(tmp_path):
     assert not s.events["suggestion_shown"].any()
 
 
+def test_a_label_answers_the_queue_its_card_came_from(tmp_path):
+    s = make_session(tmp_path)
+    w = hw.Labeler(s)
+    Recorder(w)
+    items = w.items
+    assert len({item["plan"] for item in items}) == 1  # one queue behind the list
+    first, later = items[0], items[2]
+    send(w, kind="label", id=first["id"], class_index=0, plan=first["plan"], client_id="p0")
+    send(w, kind="label", id=later["id"], class_index=1, plan=later["plan"], client_id="p1")
+    events = s.events.set_index("item_id")
+    assert events.loc[first["id"], "selection_probability"] > 0
+    assert pd.isna(events.loc[later["id"], "selection_probability"])  # items[1] was open
+    assert events.loc[later["id"], "query_policy"].startswith("picked out of the queue's order")
+
+
 def test_truth_column_is_hidden_and_views_are_json(tmp_path):
     s = make_session(tmp_path)
     w = hw.Labeler(s)

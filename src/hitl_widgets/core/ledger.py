@@ -60,6 +60,17 @@ class Ledger:
         """Items this annotator may still be asked: no opinion of hers, opinions wanted."""
         return ~self.mine & (self.opinions < overlap) & ~self.resolved
 
+    def done_for_me(self, positions: np.ndarray, overlap: int) -> bool:
+        """Whether none of these items is fresh for this annotator any more: each has
+        her opinion, enough opinions or a resolution, or she skipped it."""
+        open_now = positions[
+            ~self.mine[positions] & (self.opinions[positions] < overlap) & ~self.resolved[positions]
+        ]
+        if len(open_now) == 0:
+            return True
+        skipped = self.state.skipped(self.annotator)
+        return all(self.pool.codec.encode(self.pool.ids[p]) in skipped for p in open_now)
+
     def skipped_mask(self) -> np.ndarray:
         mask = np.zeros(len(self.pool), dtype=bool)
         skipped = self.state.skipped(self.annotator)

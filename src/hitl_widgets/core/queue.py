@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import Counter
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, replace
 from itertools import islice
 
 import numpy as np
@@ -51,6 +51,8 @@ WARM_ROWS = 32  # of those, fetched ahead when the features live on a cluster
 # and lets a fifth of the exploration draws be kept as audits (`SlotDraws.kept_as_audit`)
 EXPLORE_FLOOR = 0.25
 REOFFERED_POLICY = "skipped item offered again (no draw)"
+UNORDERED_POLICY = "picked out of the queue's order (no draw): rows ahead of it were open"
+RECENT_PLANS = 64  # plans a label may answer: the card on screen may come from an older one
 _POLICY_TAIL = re.compile(
     r"deff=([0-9.eE+-]+|inf); (?:within=.*; )?support=(\d+); floor=([0-9.eE+-]+)$"
 )
@@ -82,6 +84,7 @@ class Plan:
     policy: tuple[str, ...]  # per chosen row: the policy behind that probability
     explored: np.ndarray  # bool per chosen row: an exploration draw
     sample: SampleFit | None = None  # served from a candidate sample (`_from_sample`)
+    plan_id: int = -1  # which plan it is (`QueuePlanner.answered`); -1 before it is kept
 
     def with_skipped(self, extra: np.ndarray) -> Plan:
         """This plan with skipped rows offered again at the end (not draws: no probability)."""
@@ -95,6 +98,27 @@ class Plan:
             np.concatenate([self.explored, np.zeros(len(extra), dtype=bool)]),
             self.sample,
         )
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What one plan offered, kept for the labels that answer it (not its scores: a
+    plan's per-row scores would keep old fits' arrays alive)."""
+
+    chosen: np.ndarray
+    probability: np.ndarray
+    policy: tuple[str, ...]
+    audit: np.ndarray
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The queue slot a label answered: its selection probability (None: no draw), its
+    policy in words, and whether it was an audit slot."""
+
+    probability: float | None = None
+    policy: str | None = None
+    audit: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,25 +149,18 @@ class SlotPolicy:
 
 
 class AuditSchedule:
-    """Which queue slots are uniformly random audit items, and which items were issued.
+    """Which queue slots are uniformly random audit items, and in which order they come.
 
     The slot pattern and the item order are seeded permutations independent of the
     model, so the first unlabeled item in the order is a uniform draw from the
     unlabeled pool: its label, compared with the model's prediction made before it, is
-    an unbiased check. `was_issued` tells the write path that a label answers an audit
-    (a scheduled one, or an exploration draw kept as one).
+    an unbiased check.
     """
 
     def __init__(self, n_items: int, share: float, rng: np.random.Generator):
         self.share = share
         self.order = _compact(rng.permutation(n_items))
         self.slots = rng.random(AUDIT_DRAWS) < share
-        self._issued: set[int] = set()
-        self._lock = threading.Lock()
-
-    def was_issued(self, position: int) -> bool:
-        with self._lock:
-            return position in self._issued
 
     def is_audit(self, slot: int) -> bool:
         return bool(self.slots[slot % AUDIT_DRAWS])
@@ -157,16 +174,6 @@ class AuditSchedule:
             if len(picks) >= count:
                 break
         return picks
-
-    def issue(self, positions: list[int], kinds: list[str]) -> None:
-        """Remember how each served item was last offered: an item offered as an audit
-        and later served again as an ordinary pick is no longer an audit observation."""
-        with self._lock:
-            for position, kind in zip(positions, kinds, strict=True):
-                if kind == "audit":
-                    self._issued.add(position)
-                else:
-                    self._issued.discard(position)
 
 
 class SlotDraws:
@@ -340,8 +347,9 @@ class QueuePlanner:
         self._explore_slots = ~self.audits.slots & (draws.random(AUDIT_DRAWS) < chance)
         self._zeros: np.ndarray | None = None  # the scores before a fit, made when needed
         self._free_scores: np.ndarray | None = None
-        self._served: dict[int, tuple[float, str]] = {}
-        self._served_lock = threading.Lock()
+        self._offers: OrderedDict[int, Offer] = OrderedDict()  # by plan id, newest last
+        self._offers_lock = threading.Lock()
+        self._next_plan = 0
         # (scores array, its HEAD best rows in ranking order) of the latest fit prepared
         self._head: tuple[np.ndarray, np.ndarray] | None = None
         self._sample_rank: tuple[SampleFit, np.ndarray] | None = None
@@ -363,10 +371,44 @@ class QueuePlanner:
         if warm is not None:
             warm(head[:WARM_ROWS])
 
-    def served(self, position: int) -> tuple[float | None, str | None]:
-        """(selection probability, policy) of the latest queue slot that offered this row."""
-        with self._served_lock:
-            return self._served.get(position, (None, None))
+    def answered(
+        self, position: int, done: Callable[[np.ndarray], bool], plan_id: int | None = None
+    ) -> Answer:
+        """The queue slot a label of this row answers: in plan `plan_id` (the list the
+        card on screen came from, which a browser knows and the kernel cannot: it keeps
+        its card through a re-rank), or else in the latest plan that offered the row.
+
+        A label is a draw of that slot only if every row the plan placed before it is
+        `done` (labeled, settled or skipped): a row taken while rows ahead of it were
+        open was chosen by a person, not drawn (picked from "up next"), and records no
+        probability and no audit. A plan older than other labels still answers: an
+        audit stays a uniform draw of the rows still open, and the estimate refuses a
+        probability whose support is no longer the unlabeled pool.
+        """
+        with self._offers_lock:
+            if plan_id is not None:
+                offer = self._offers.get(plan_id)
+            else:
+                offer = next(
+                    (o for o in reversed(self._offers.values()) if position in o.chosen), None
+                )
+        if offer is None or position not in offer.chosen:
+            return Answer()
+        j = int(np.flatnonzero(offer.chosen == position)[0])
+        if j > 0 and not done(offer.chosen[:j]):
+            return Answer(policy=UNORDERED_POLICY)
+        probability = float(offer.probability[j])
+        return Answer(
+            None if np.isnan(probability) else probability, offer.policy[j], bool(offer.audit[j])
+        )
+
+    def narrow(self, plan: Plan, positions: np.ndarray) -> int:
+        """Keep the part of `plan` handed to this annotator (the rows a claim won), in its
+        order, as a plan of its own (rows teammates won are not ahead of hers); its id."""
+        keep = np.isin(plan.chosen, positions)
+        policy = tuple(text for text, kept in zip(plan.policy, keep, strict=True) if kept)
+        offer = Offer(plan.chosen[keep], plan.probability[keep], policy, plan.audit[keep])
+        return self._keep(offer)
 
     def plan(self, state: QueueState, k: int) -> Plan:
         """The next k rows: fresh ones by score (audits mixed in), then skipped ones."""
@@ -374,8 +416,7 @@ class QueuePlanner:
         if state.sample is not None:
             plan = self._from_sample(state, state.sample, fresh, k)
             if plan is not None:
-                self._remember(plan)
-                return plan
+                return self._remember(plan)
         scores, reason = self._scores(state.fit)
         # top-k slots take ranked rows in turn; rank 2k (a batch strategy: k) so that the
         # row after the last one taken is known: whether it ties with it decides that
@@ -386,8 +427,7 @@ class QueuePlanner:
         if len(plan.chosen) < k:
             skipped = state.eligible & state.skipped
             plan = plan.with_skipped(self._select(state.fit, scores, skipped, k - len(plan.chosen)))
-        self._remember(plan)
-        return plan
+        return self._remember(plan)
 
     def _fill(
         self,
@@ -433,7 +473,6 @@ class QueuePlanner:
             kinds.append(kind)
             probabilities.append(probability)
             policies.append(_policy_text(name, shares, (deff, support, floor), state.within))
-        self.audits.issue(chosen, kinds)
         return Plan(
             np.asarray(chosen, dtype=np.intp),
             np.asarray([kind == "audit" for kind in kinds], dtype=bool),
@@ -465,7 +504,6 @@ class QueuePlanner:
                 return None
             chosen.append(position)
             kinds.append("audit" if audit else "top")
-        self.audits.issue(chosen, kinds)
         n = len(chosen)
         return Plan(
             np.asarray(chosen, dtype=np.intp),
@@ -490,15 +528,19 @@ class QueuePlanner:
         self._sample_rank = (sample, ranked)
         return ranked
 
-    def _remember(self, plan: Plan) -> None:
-        """Keep each offered row's probability for the label that may answer it."""
-        rows = zip(plan.chosen.tolist(), plan.probability.tolist(), plan.policy, strict=True)
-        with self._served_lock:
-            for position, probability, policy in rows:
-                if np.isnan(probability):
-                    self._served.pop(position, None)
-                else:
-                    self._served[position] = (probability, policy)
+    def _remember(self, plan: Plan) -> Plan:
+        """Keep what the plan offered for the labels that may answer it; with its id."""
+        offer = Offer(plan.chosen, plan.probability, plan.policy, plan.audit)
+        return replace(plan, plan_id=self._keep(offer))
+
+    def _keep(self, offer: Offer) -> int:
+        with self._offers_lock:
+            plan_id = self._next_plan
+            self._next_plan += 1
+            self._offers[plan_id] = offer
+            if len(self._offers) > RECENT_PLANS:
+                self._offers.popitem(last=False)
+        return plan_id
 
     def _scores(self, fit: FitResult | None) -> tuple[np.ndarray, str]:
         if self.strategy.name == "random":
@@ -593,7 +635,7 @@ def queue_frame(
     score[audit] = np.nan
     confidence[audit] = np.nan
     ids = index[chosen]
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "score": score,
             "suggestion": pd.Series(suggestion, index=ids, dtype=object),
@@ -606,3 +648,5 @@ def queue_frame(
         },
         index=ids,
     )
+    frame.attrs["plan"] = plan.plan_id  # what a label answering these rows may name
+    return frame

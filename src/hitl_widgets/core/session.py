@@ -51,7 +51,7 @@ from .ledger import Ledger
 from .observers import Observers
 from .pool import FeatureSpec
 from .progress import Progress
-from .queue import QueuePlanner, QueueState, queue_frame
+from .queue import Plan, QueuePlanner, QueueState, queue_frame
 from .refits import Refits
 from .reports import Reports
 from .simulate import simulate
@@ -406,7 +406,11 @@ class Session(Reports):
         uniformly random item: see `audit_share`) and skipped (skipped items come after
         every unskipped one). A `focus` or a `route` restricts the queue.
         """
-        k = check_count(k, "k")
+        frame, _ = self._plan(check_count(k, "k"))
+        return frame
+
+    def _plan(self, k: int) -> tuple[pd.DataFrame, Plan]:
+        """The queue's next k rows, and the plan behind them (for `claim`)."""
         with self._lock:
             fit, sample = self._refits.serving()
             eligible = self._ledger.open_for_me(self.overlap)
@@ -425,7 +429,7 @@ class Session(Reports):
                 sample=sample,
             )
         plan = self._planner.plan(state, k)
-        return queue_frame(plan, fit, self.classes, skipped, self._index)
+        return queue_frame(plan, fit, self.classes, skipped, self._index), plan
 
     def claim(self, k: int = 10) -> pd.DataFrame:
         """Like `queue`, but atomically reserve the items for this annotator.
@@ -437,13 +441,16 @@ class Session(Reports):
         self.sync()
         window = max(4 * k, k + 20)
         while True:
-            ranked = self.queue(window)
+            ranked, plan = self._plan(window)
             keys = [self.pool.codec.encode(i) for i in ranked.index]
             won = set(
                 self.store.claim(self.annotator, keys, k, self.overlap, self.config.claim_ttl)
             )
             if len(won) >= k or len(ranked) < window:  # filled, or nothing more to try
-                return ranked[[key in won for key in keys]]
+                mine = ranked[[key in won for key in keys]].copy()
+                # her queue is the part she won, in its order: teammates' are not ahead
+                mine.attrs["plan"] = self._planner.narrow(plan, self.pool.positions(mine.index))
+                return mine
             window *= 4  # the best items are held by others: look further down
 
     def focus(self, where: dict[str, Any] | pd.Series | pd.DataFrame | None = None) -> None:
@@ -525,6 +532,7 @@ class Session(Reports):
         label: Hashable,
         *,
         suggestion_shown: bool = False,
+        plan: int | None = None,
         time_spent_ms: float | None = None,
         event_id: str | None = None,
     ) -> LabelEvent:
@@ -532,7 +540,12 @@ class Session(Reports):
 
         A refit is requested afterwards and runs in the background. Relabeling an item
         appends a correction; the earlier event stays in the trail. `event_id` makes a
-        retried submission idempotent.
+        retried submission idempotent. `suggestion_shown`: the model's suggestion was on
+        screen (such a label is never an audit). `plan`: the `attrs["plan"]` of the
+        `queue` or `claim` frame the item was taken from (default: the latest that
+        offered it). The label is a random draw of that queue, with its selection
+        probability, only if the items ahead of it there are done; an item taken while
+        items ahead of it were open was picked by a person and only trains the model.
         """
         label = self.config.check_label(label)
         if time_spent_ms is not None:
@@ -542,6 +555,7 @@ class Session(Reports):
             item_id,
             label=str(label),
             suggestion_shown=bool(suggestion_shown),
+            plan=None if plan is None else check_count(plan, "plan"),
             time_spent_ms=time_spent_ms,
             event_id=event_id,
         )

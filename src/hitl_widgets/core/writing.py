@@ -14,11 +14,13 @@ import threading
 from collections.abc import Callable, Hashable
 from typing import Any
 
+import numpy as np
+
 from .config import SessionConfig
 from .events import Action, LabelEvent, check_text, new_event_id, utc_now
 from .ledger import Ledger
 from .pool import Pool
-from .queue import QueuePlanner
+from .queue import Answer, QueuePlanner
 from .store import LabelStore
 from .training import FitResult, ItemView, SampleFit, item_view
 
@@ -78,6 +80,10 @@ class Writer:
                     self.ledger.synced = max(self.ledger.synced, rows[-1][0])
                 return new, self.ledger.trainable()
 
+    def _done_for_me(self, positions: np.ndarray) -> bool:
+        """The items are no longer fresh for this annotator (under the session lock)."""
+        return self.ledger.done_for_me(positions, self.config.overlap)
+
     def _commit(
         self,
         action: Action,
@@ -87,6 +93,7 @@ class Writer:
         target_event_id: str | None = None,
         basis: str | None = None,
         suggestion_shown: bool = False,
+        plan: int | None = None,
         time_spent_ms: float | None = None,
         event_id: str | None = None,
     ) -> LabelEvent:
@@ -100,8 +107,13 @@ class Writer:
             view = item_view(fit, position, self.config.classes, sample)
             if action == "undo":  # an undo shows nothing: it only names the model version
                 view = ItemView(model_version=view.model_version)
-            # how likely the queue was to offer this item (None if it did not): for estimates
-            drawn = self.planner.served(position) if action == "label" else (None, None)
+            # the queue slot this label answers and how likely it was to offer the item
+            # (for estimates): none for an item taken while items ahead of it were open
+            answer = (
+                self.planner.answered(position, self._done_for_me, plan)
+                if action == "label"
+                else Answer()
+            )
             self._seq += 1
             event = LabelEvent(
                 event_id=event_id or new_event_id(),
@@ -121,20 +133,19 @@ class Writer:
                 strategy=self.strategy_name,
                 query_score=view.score,
                 time_spent_ms=time_spent_ms,
-                # an audit observation is the first label of a randomly drawn item,
-                # given without the model's suggestion and compared with a model that has
-                # not seen it; corrections, and labels the caller says were shown the
-                # suggestion (anchored by the model they check), are not
+                # an audit observation is the first label of a randomly drawn item, taken
+                # in the queue's order, given without the model's suggestion and compared
+                # with a model that has not seen it; corrections, and labels the caller
+                # says were shown the suggestion (anchored by the model they check), are not
                 audit=(
-                    action == "label"
+                    answer.audit
                     and (fit is not None or sample is not None)
-                    and self.planner.audits.was_issued(position)
                     and not suggestion_shown
                     and not self.ledger.state.opinions(key)
                 ),
                 basis=basis,
-                selection_probability=drawn[0],
-                query_policy=drawn[1],
+                selection_probability=answer.probability,
+                query_policy=answer.policy,
             )
             known = self.ledger.state.get(event.event_id)
         if known is not None:

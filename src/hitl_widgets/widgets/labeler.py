@@ -2,9 +2,10 @@
 
 Wire protocol (the front end in js/labeler.js implements the other half):
   traits   classes [{label, key}], items [{id, view, score, suggestion, confidence,
-           reason, audit, skipped}], blind, current (set by the browser), status {...},
-           closed [ids]
-  browser  {kind: "label", id, class_index, suggestion_shown, time_spent_ms, client_id}
+           reason, audit, skipped, plan}], blind, current (set by the browser),
+           status {...}, closed [ids]
+  browser  {kind: "label", id, class_index, suggestion_shown, plan, time_spent_ms,
+            client_id}  (plan: that of the items list the card came from)
            {kind: "skip", id, client_id}   {kind: "undo", client_id}
   kernel   {kind: "ack", client_id, ok, error?}   {kind: "undone", id}
 An "ack" with ok=true is sent only after the store committed the event.
@@ -331,6 +332,7 @@ class Labeler(anywidget.AnyWidget):
         self, wire_current: str | None, table: pd.DataFrame | None = None
     ) -> list[dict[str, Any]]:
         queue = (self._table() if table is None else table).head(self._window)
+        plan = queue.attrs.get("plan")  # the queue these rows come from: a label names it
         ids = list(queue.index)
         current = self._pool_id(wire_current) if wire_current is not None else None
         if (
@@ -370,6 +372,7 @@ class Labeler(anywidget.AnyWidget):
                     else f"kept on screen: no longer among the next {len(queue)}",
                     "audit": audit,
                     "skipped": bool(queue.at[item_id, "skipped"]) if queued else False,
+                    "plan": plan if queued else None,
                 }
             )
         self._views = views
@@ -562,6 +565,7 @@ class Labeler(anywidget.AnyWidget):
         if not isinstance(index, int) or not 0 <= index < len(self.session.classes):
             raise ValueError(f"class_index {index!r} is out of range")
         time_spent = content.get("time_spent_ms")
+        plan = content.get("plan")
         if self.session.role == "reviewer" and self.mode != "label":
             self.session.resolve(
                 self._pool_id(content["id"]),
@@ -573,6 +577,7 @@ class Labeler(anywidget.AnyWidget):
             self._pool_id(content["id"]),
             self.session.classes[index],
             suggestion_shown=bool(content.get("suggestion_shown")) and not self.blind,
+            plan=plan if isinstance(plan, int) and not isinstance(plan, bool) else None,
             time_spent_ms=time_spent if isinstance(time_spent, (int, float)) else None,
             event_id=content.get("client_id") or None,
         )

@@ -649,7 +649,8 @@ def _note(
     if design.n_unusable:
         text += (
             f"; {design.n_unusable} label(s) had no usable selection probability (given "
-            "outside the queue or from a narrowed queue) and only train the model"
+            "outside the queue, out of its order or from a narrowed queue) and only train "
+            "the model"
         )
     if interval.slack > 0:
         text += (
