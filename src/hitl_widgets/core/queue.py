@@ -19,6 +19,10 @@ An audit is a uniform draw shown without the model's suggestion. Besides the sch
 audit slots, a share of the exploration draws become audits too: a coin drawn apart
 from the data keeps each with a chance inverse to its weight (`SlotDraws.kept_as_audit`),
 which makes the kept ones uniform. At explore=0.5 this about doubles the audit labels.
+
+Every plan has an id and is kept for a while: a label answers one slot of one plan
+(`QueuePlanner.answered`), and is a draw of it only if the items the plan placed before
+it are done. An item taken while items ahead of it were open was chosen by a person.
 """
 
 from __future__ import annotations
