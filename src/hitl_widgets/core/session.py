@@ -404,7 +404,9 @@ class Session(Reports):
         current model's guess; NaN/None before the first fit and for audit items, whose
         point is to check the model without anchoring anyone on it), reason, audit (a
         uniformly random item: see `audit_share`) and skipped (skipped items come after
-        every unskipped one). A `focus` or a `route` restricts the queue.
+        every unskipped one). A `focus` or a `route` restricts the queue. `attrs["plan"]`
+        names this queue: labels taken from it in its order are its random draws (see
+        `submit`).
         """
         frame, _ = self._plan(check_count(k, "k"))
         return frame
