@@ -23,7 +23,7 @@ NAME = "worst_slices"
 SELECT = ["where"]
 EMPTY = (
     "no slice found yet: slices are judged on random audit labels once a model exists "
-    "(more audit labels: a larger audit_share, or focus on a slice)"
+    "(more audit labels: a larger audit_share or explore, or focus on a slice)"
 )
 NOT_JUDGED = "not enough labels to judge"
 PENDING = "the worst slices are searched once this tab is opened (live kernel)"
