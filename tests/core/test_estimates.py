@@ -204,9 +204,9 @@ def test_a_label_given_with_the_suggestion_shown_is_no_audit() -> None:
     s.close()
 
 
-def test_label_events_carry_the_selection_probability() -> None:
-    frame = fixed_pool(200)
-    s = hw.Session(
+def fixed_session(frame: pd.DataFrame) -> hw.Session:
+    """A session over `frame` whose model's residuals never change (`FixedModel`)."""
+    return hw.Session(
         frame,
         classes=[0, 1],
         features=["p", "noise"],
@@ -216,6 +216,11 @@ def test_label_events_carry_the_selection_probability() -> None:
         random_state=0,
         progress=False,
     )
+
+
+def test_label_events_carry_the_selection_probability() -> None:
+    frame = fixed_pool(200)
+    s = fixed_session(frame)
     first = s.queue(1).index[0]
     s.submit(first, int(frame.loc[first, "truth"]))
     event = s.event_log()[-1]
@@ -238,16 +243,7 @@ def test_a_label_is_a_draw_only_in_the_queue_order() -> None:
     person: no probability, no audit. Items taken in order answer the queue they came
     from (`plan`), even after a newer queue was planned."""
     frame = fixed_pool(200)
-    s = hw.Session(
-        frame,
-        classes=[0, 1],
-        features=["p", "noise"],
-        model=FixedModel(),
-        truth="truth",
-        store=":memory:",
-        random_state=0,
-        progress=False,
-    )
+    s = fixed_session(frame)
     s.simulate(10)
     first = s.queue(3)
     s.submit(first.index[2], 0)  # two items ahead of it are open

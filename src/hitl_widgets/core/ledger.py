@@ -56,16 +56,17 @@ class Ledger:
             self.n_label_events += 1
         return True
 
-    def open_for_me(self, overlap: int) -> np.ndarray:
-        """Items this annotator may still be asked: no opinion of hers, opinions wanted."""
-        return ~self.mine & (self.opinions < overlap) & ~self.resolved
+    def open_for_me(self, overlap: int, positions: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Items this annotator may still be asked (of `positions`; default all): no
+        opinion of hers, opinions wanted."""
+        return (
+            ~self.mine[positions] & (self.opinions[positions] < overlap) & ~self.resolved[positions]
+        )
 
     def done_for_me(self, positions: np.ndarray, overlap: int) -> bool:
         """Whether none of these items is fresh for this annotator any more: each has
         her opinion, enough opinions or a resolution, or she skipped it."""
-        open_now = positions[
-            ~self.mine[positions] & (self.opinions[positions] < overlap) & ~self.resolved[positions]
-        ]
+        open_now = positions[self.open_for_me(overlap, positions)]
         if len(open_now) == 0:
             return True
         skipped = self.state.skipped(self.annotator)
