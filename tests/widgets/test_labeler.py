@@ -174,6 +174,16 @@ def test_a_label_answers_the_queue_its_card_came_from(tmp_path):
     assert events.loc[later["id"], "query_policy"].startswith("picked out of the queue's order")
 
 
+
+def test_a_bad_queue_id_from_the_browser_never_costs_the_label(tmp_path):
+    s = make_session(tmp_path)
+    w = hw.Labeler(s)
+    Recorder(w)
+    item = w.items[0]["id"]
+    send(w, kind="label", id=item, class_index=0, plan=-5, client_id="bad")
+    assert item in s.events["item_id"].tolist()
+
+
 def test_truth_column_is_hidden_and_views_are_json(tmp_path):
     s = make_session(tmp_path)
     w = hw.Labeler(s)

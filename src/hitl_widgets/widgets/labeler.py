@@ -577,7 +577,10 @@ class Labeler(anywidget.AnyWidget):
             self._pool_id(content["id"]),
             self.session.classes[index],
             suggestion_shown=bool(content.get("suggestion_shown")) and not self.blind,
-            plan=plan if isinstance(plan, int) and not isinstance(plan, bool) else None,
+            # which queue the card came from: metadata, so a bad one never costs the label
+            plan=plan
+            if isinstance(plan, int) and not isinstance(plan, bool) and plan >= 0
+            else None,
             time_spent_ms=time_spent if isinstance(time_spent, (int, float)) else None,
             event_id=content.get("client_id") or None,
         )
