@@ -174,7 +174,6 @@ def test_a_label_answers_the_queue_its_card_came_from(tmp_path):
     assert events.loc[later["id"], "query_policy"].startswith("picked out of the queue's order")
 
 
-
 def test_a_bad_queue_id_from_the_browser_never_costs_the_label(tmp_path):
     s = make_session(tmp_path)
     w = hw.Labeler(s)
